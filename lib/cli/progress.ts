@@ -3,6 +3,7 @@
  * the output is not a terminal (CI logs, notebooks) so logs stay readable.
  */
 import cliProgress from "cli-progress";
+import process from "node:process";
 
 /** A running progress bar; `tick` advances, `stop` finishes the line. */
 export interface Progress {

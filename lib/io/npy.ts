@@ -4,7 +4,15 @@
  */
 
 export type NpyDtype = "<f2" | "<f4" | "<f8" | "|u1" | "|i1" | "|b1" | "<i4" | "<i8" | "<u2" | "<i2";
-export type NpyData = Float32Array | Float64Array | Uint8Array | Int8Array | Int32Array | BigInt64Array | Uint16Array | Int16Array;
+export type NpyData =
+  | Float32Array
+  | Float64Array
+  | Uint8Array
+  | Int8Array
+  | Int32Array
+  | BigInt64Array
+  | Uint16Array
+  | Int16Array;
 
 export interface NpyArray {
   /** dtype as written in the header (float16 arrays are returned as Float32Array with dtype "<f2") */
@@ -72,7 +80,16 @@ export function parseNpy(bytes: Uint8Array, name = "<npy>"): NpyArray {
   const count = shape.reduce((a, b) => a * b, 1);
   const start = off + hlen;
   const itemSize: Record<string, number> = {
-    "<f2": 2, "<f4": 4, "<f8": 8, "|u1": 1, "|i1": 1, "|b1": 1, "<i4": 4, "<i8": 8, "<u2": 2, "<i2": 2,
+    "<f2": 2,
+    "<f4": 4,
+    "<f8": 8,
+    "|u1": 1,
+    "|i1": 1,
+    "|b1": 1,
+    "<i4": 4,
+    "<i8": 8,
+    "<u2": 2,
+    "<i2": 2,
   };
   const d = descr === "<u1" ? "|u1" : descr === "<b1" ? "|b1" : descr;
   const size = itemSize[d];
@@ -136,8 +153,10 @@ export function readNpySync(file: string): NpyArray {
 /** Number view of any npy data (int64 converted with Number()). */
 export function toNumbers(a: NpyArray): Float64Array | Float32Array | Uint8Array | Int32Array {
   if (a.data instanceof BigInt64Array) return Float64Array.from(a.data, (v) => Number(v));
-  if (a.data instanceof Float32Array || a.data instanceof Float64Array || a.data instanceof Uint8Array ||
-    a.data instanceof Int32Array) return a.data;
+  if (
+    a.data instanceof Float32Array || a.data instanceof Float64Array || a.data instanceof Uint8Array ||
+    a.data instanceof Int32Array
+  ) return a.data;
   return Float64Array.from(a.data as ArrayLike<number>);
 }
 
@@ -155,7 +174,9 @@ function dtypeOf(data: NpyData): NpyDtype {
 /** Serialise a typed array with a shape to `.npy` (version 1.0) bytes. */
 export function encodeNpy(data: NpyData, shape: number[]): Uint8Array {
   const count = shape.reduce((a, b) => a * b, 1);
-  if (count !== data.length) throw new NpyError(`encodeNpy: shape [${shape}] needs ${count} values, got ${data.length}`);
+  if (count !== data.length) {
+    throw new NpyError(`encodeNpy: shape [${shape}] needs ${count} values, got ${data.length}`);
+  }
   const shapeStr = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(", ")})`;
   let header = `{'descr': '${dtypeOf(data)}', 'fortran_order': False, 'shape': ${shapeStr}, }`;
   const total = 10 + header.length + 1;
