@@ -1,0 +1,240 @@
+/**
+ * The project's tfjs kernels: conv gradients built from fast ops the backend already has.
+ *
+ * - `Conv2DBackpropFilter` (missing on wasm; pathologically slow on cpu): dW as one dilated conv2d of the
+ *   transposed input with the transposed output gradient (1×1 kernels: one matMul).
+ * - `Conv2DBackpropInput` (45–72× slower than torch on wasm): dX as a stride-1 conv2d of the zero-spread output
+ *   gradient with the flipped, in/out-swapped filter.
+ * - `UnsortedSegmentSum` (missing on wasm; the gradient of `gather`): a `scatterND`, which sums duplicate ids.
+ *
+ * All handle NHWC and NCHW, any strides, 'same' / 'valid' / numeric / explicit pads, any kernel size; dilation 1.
+ * Kernel functions call tfjs ops inside `tf.tidy`; ops run inside a kernel are not recorded on the gradient tape.
+ */
+import * as tf from "@tensorflow/tfjs";
+
+type Pad = "valid" | "same" | number | tf.backend_util.ExplicitPadding;
+type Rounding = "floor" | "round" | "ceil" | undefined;
+
+/** Kernel names this module registers, per backend name. */
+export const PROJECT_KERNELS: Record<string, string[]> = {
+  wasm: ["Conv2DBackpropFilter", "Conv2DBackpropInput", "UnsortedSegmentSum"],
+  cpu: ["Conv2DBackpropFilter"],
+};
+
+const builtins = new Map<string, tf.KernelConfig | undefined>();
+
+function asTensor(t: tf.TensorInfo | undefined): tf.Tensor {
+  if (!t) throw new Error("kernel input missing");
+  return t instanceof tf.Tensor ? t : tf.engine().makeTensorFromTensorInfo(t);
+}
+
+function toNhwc(t: tf.Tensor, dataFormat: string): tf.Tensor4D {
+  return (dataFormat === "NCHW" ? tf.transpose(t, [0, 2, 3, 1]) : t) as tf.Tensor4D;
+}
+
+function nhwcShape(shape: number[], dataFormat: string): [number, number, number, number] {
+  const [a, b, c, d] = shape;
+  return dataFormat === "NCHW" ? [a, c, d, b] : [a, b, c, d];
+}
+
+function strides2(s: number | [number, number]): [number, number] {
+  return typeof s === "number" ? [s, s] : s;
+}
+
+/**
+ * Pad and/or crop rows (axis 1) and columns (axis 2) of NHWC `t` so that output index k holds input index
+ * k - before (zeros outside), with `len` entries per axis. Negative `before` crops.
+ */
+function padOrCrop(t: tf.Tensor4D, beforeH: number, lenH: number, beforeW: number, lenW: number): tf.Tensor4D {
+  const [n, h, w, c] = t.shape;
+  const pt = Math.max(0, beforeH), pl = Math.max(0, beforeW);
+  const pb = Math.max(0, lenH - (h + beforeH)), pr = Math.max(0, lenW - (w + beforeW));
+  let out = t;
+  if (pt || pb || pl || pr) out = tf.pad(out, [[0, 0], [pt, pb], [pl, pr], [0, 0]]);
+  const st = Math.max(0, -beforeH), sl = Math.max(0, -beforeW);
+  if (st || sl || out.shape[1] !== lenH || out.shape[2] !== lenW) {
+    out = tf.slice(out, [0, st, sl, 0], [n, lenH, lenW, c]);
+  }
+  return out;
+}
+
+/** dW [kh, kw, ci, co] of conv2d(x [n,h,w,ci], W) given dy [n,ho,wo,co] (NHWC, dilation 1). */
+export function conv2dFilterGrad(
+  x: tf.Tensor4D,
+  dy: tf.Tensor4D,
+  filterShape: [number, number, number, number],
+  strides: number | [number, number],
+  pad: Pad,
+  dimRoundingMode?: Rounding,
+): tf.Tensor4D {
+  return tf.tidy(() => {
+    const info = tf.backend_util.computeConv2DInfo(
+      x.shape,
+      filterShape,
+      strides2(strides),
+      1,
+      pad,
+      dimRoundingMode,
+      false,
+      "channelsLast",
+    );
+    const [kh, kw, ci, co] = filterShape;
+    const [sh, sw] = [info.strideHeight, info.strideWidth];
+    const [ho, wo] = [info.outHeight, info.outWidth];
+    const needH = (ho - 1) * sh + kh, needW = (wo - 1) * sw + kw;
+    const xp = padOrCrop(x, info.padInfo.top, needH, info.padInfo.left, needW);
+    const n = x.shape[0];
+    if (kh === 1 && kw === 1) {
+      const xs = sh === 1 && sw === 1 ? xp : tf.stridedSlice(xp, [0, 0, 0, 0], [n, needH, needW, ci], [1, sh, sw, 1]);
+      const m = n * ho * wo;
+      return tf.matMul(tf.reshape(xs, [m, ci]), tf.reshape(dy, [m, co]), true, false).reshape([1, 1, ci, co]);
+    }
+    // out[c, p, q, o] = sum_{i,j,n} xp[n, p + i*sh, q + j*sw, c] * dy[n, i, j, o]: a conv with dilation = stride.
+    const xt = tf.transpose(xp, [3, 1, 2, 0]) as tf.Tensor4D; // [ci, needH, needW, n]
+    const f = tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D; // [ho, wo, n, co]
+    const r = tf.conv2d(xt, f, 1, "valid", "NHWC", [sh, sw]); // [ci, kh, kw, co]
+    return tf.transpose(r, [1, 2, 0, 3]);
+  });
+}
+
+/** dX [n, h, w, ci] (shape `inputShape`) of conv2d(x, W [kh,kw,ci,co]) given dy [n,ho,wo,co] (NHWC, dilation 1). */
+export function conv2dInputGrad(
+  inputShape: [number, number, number, number],
+  dy: tf.Tensor4D,
+  filter: tf.Tensor4D,
+  strides: number | [number, number],
+  pad: Pad,
+  dimRoundingMode?: Rounding,
+): tf.Tensor4D {
+  return tf.tidy(() => {
+    const info = tf.backend_util.computeConv2DInfo(
+      inputShape,
+      filter.shape,
+      strides2(strides),
+      1,
+      pad,
+      dimRoundingMode,
+      false,
+      "channelsLast",
+    );
+    const [kh, kw, ci, co] = filter.shape;
+    const [n, h, w] = inputShape;
+    const [sh, sw] = [info.strideHeight, info.strideWidth];
+    const [ho, wo] = [info.outHeight, info.outWidth];
+    if (kh === 1 && kw === 1 && sh === 1 && sw === 1) {
+      const m = n * ho * wo;
+      const g = tf.matMul(tf.reshape(dy, [m, co]), tf.reshape(filter, [ci, co]), false, true).reshape([n, ho, wo, ci]);
+      return padOrCrop(g as tf.Tensor4D, -info.padInfo.top, h, -info.padInfo.left, w);
+    }
+    let dyd: tf.Tensor4D = dy;
+    if (sh > 1) { // spread rows: [n, ho, 1, wo*co] -> zeros between -> [n, ho*sh, wo, co]
+      const t = tf.pad(tf.reshape(dyd, [n, ho, 1, wo * co]), [[0, 0], [0, 0], [0, sh - 1], [0, 0]]);
+      dyd = tf.reshape(t, [n, ho * sh, wo, co]);
+    }
+    if (sw > 1) { // spread columns
+      const hh = dyd.shape[1];
+      const t = tf.pad(tf.reshape(dyd, [n * hh, wo, 1, co]), [[0, 0], [0, 0], [0, sw - 1], [0, 0]]);
+      dyd = tf.reshape(t, [n, hh, wo * sw, co]);
+    }
+    // dx[r] = sum_p dyd[r + top - p] W[p]  ==  valid conv of dyd (shifted by kh-1-top) with the flipped filter.
+    const dyp = padOrCrop(dyd, kh - 1 - info.padInfo.top, h + kh - 1, kw - 1 - info.padInfo.left, w + kw - 1);
+    const wf = tf.transpose(tf.reverse(filter, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D; // [kh, kw, co, ci]
+    return tf.conv2d(dyp, wf, 1, "valid");
+  });
+}
+
+function filterKernel(backendName: string): tf.KernelConfig {
+  return {
+    kernelName: "Conv2DBackpropFilter",
+    backendName,
+    kernelFunc: ({ inputs, attrs }) => {
+      const a = attrs as unknown as {
+        strides: [number, number];
+        pad: Pad;
+        dataFormat: string;
+        dimRoundingMode?: Rounding;
+        filterShape: [number, number, number, number];
+      };
+      return tf.tidy(() => {
+        const x = toNhwc(asTensor(inputs.x), a.dataFormat);
+        const dy = toNhwc(asTensor(inputs.dy), a.dataFormat);
+        return conv2dFilterGrad(x, dy, a.filterShape, a.strides, a.pad, a.dimRoundingMode);
+      });
+    },
+  };
+}
+
+function inputKernel(backendName: string): tf.KernelConfig {
+  return {
+    kernelName: "Conv2DBackpropInput",
+    backendName,
+    kernelFunc: ({ inputs, attrs }) => {
+      const a = attrs as unknown as {
+        strides: [number, number];
+        pad: Pad;
+        dataFormat: string;
+        dimRoundingMode?: Rounding;
+        inputShape: [number, number, number, number];
+      };
+      return tf.tidy(() => {
+        const dy = toNhwc(asTensor(inputs.dy), a.dataFormat);
+        const shape = nhwcShape(a.inputShape, a.dataFormat);
+        const dx = conv2dInputGrad(
+          shape,
+          dy,
+          asTensor(inputs.filter) as tf.Tensor4D,
+          a.strides,
+          a.pad,
+          a.dimRoundingMode,
+        );
+        return a.dataFormat === "NCHW" ? tf.transpose(dx, [0, 3, 1, 2]) : dx;
+      });
+    },
+  };
+}
+
+function segmentSumKernel(backendName: string): tf.KernelConfig {
+  return {
+    kernelName: "UnsortedSegmentSum",
+    backendName,
+    kernelFunc: ({ inputs, attrs }) => {
+      const numSegments = (attrs as unknown as { numSegments: number }).numSegments;
+      return tf.tidy(() => {
+        const x = asTensor(inputs.x);
+        const ids = asTensor(inputs.segmentIds);
+        const rest = x.shape.slice(ids.rank);
+        const m = ids.size;
+        const idx = tf.reshape(tf.cast(ids, "int32"), [m, 1]);
+        const upd = tf.reshape(x, [m, ...rest]);
+        return tf.scatterND(idx, upd, [numSegments, ...rest]);
+      });
+    },
+  };
+}
+
+function register(config: tf.KernelConfig): void {
+  const key = `${config.backendName}/${config.kernelName}`;
+  if (!builtins.has(key)) builtins.set(key, tf.getKernel(config.kernelName, config.backendName));
+  if (tf.getKernel(config.kernelName, config.backendName)) tf.unregisterKernel(config.kernelName, config.backendName);
+  tf.registerKernel(config);
+}
+
+/** Register the project's kernels (see PROJECT_KERNELS) for `backendName` ('wasm' or 'cpu'; others: no-op). */
+export function registerProjectKernels(backendName: string): void {
+  for (const name of PROJECT_KERNELS[backendName] ?? []) {
+    if (name === "Conv2DBackpropFilter") register(filterKernel(backendName));
+    else if (name === "Conv2DBackpropInput") register(inputKernel(backendName));
+    else if (name === "UnsortedSegmentSum") register(segmentSumKernel(backendName));
+  }
+}
+
+/** Put back the kernels tfjs shipped for `backendName` (or remove ours where tfjs had none). For comparisons. */
+export function restoreBuiltinKernels(backendName: string): void {
+  for (const [key, cfg] of builtins) {
+    const [b, name] = key.split("/");
+    if (b !== backendName) continue;
+    if (tf.getKernel(name, b)) tf.unregisterKernel(name, b);
+    if (cfg) tf.registerKernel(cfg);
+    builtins.delete(key);
+  }
+}
