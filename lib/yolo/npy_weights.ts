@@ -34,7 +34,7 @@ export async function loadNpyStateDict(dir: string): Promise<StateDict> {
       const a = await readNpy(f);
       const want = k.shape.reduce((x, y) => x * y, 1);
       if (a.data.length !== want) throw new UserError(`has ${a.data.length} values, keys.json says ${want}`, f);
-      const dtype = a.dtype === "<i8" ? "int64" : "float32";
+      const dtype = a.dtype === "<i8" ? "int64" as const : "float32" as const;
       sd.set(k.name, { shape: [...k.shape], dtype, data: a.data as Float32Array | BigInt64Array });
     } catch (e) {
       if (e instanceof NpyError) throw new UserError(e.message);
