@@ -12,9 +12,10 @@ import * as tf from "@tensorflow/tfjs";
 import { getThreadsCount, setThreadsCount, setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 import { fileURLToPath } from "node:url";
 import * as path from "node:path";
+import os from "node:os";
 import { UserError } from "../util/errors.ts";
 import { registerProjectKernels } from "./kernels.ts";
-import { prepareWasmThreads, terminateWasmThreads, withDoubledCores } from "./wasm_threads.ts";
+import { prepareWasmThreads, startWasmThreads, terminateWasmThreads } from "./wasm_threads.ts";
 
 export type BackendName = "tensorflow" | "webgpu" | "wasm" | "cpu";
 
@@ -84,9 +85,20 @@ async function tryTensorflow(gpu: boolean): Promise<BackendInfo | null> {
   }
 }
 
+/** Deno's WebGPU prints "XDG_RUNTIME_DIR is invalid" when it is unset: point it at a private folder first. */
+function quietXdgRuntimeDir(): void {
+  try {
+    if (Deno.env.get("XDG_RUNTIME_DIR")) return;
+    const dir = path.join(os.tmpdir(), `animeseg-xdg-${Deno.uid() ?? "user"}`);
+    Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    Deno.env.set("XDG_RUNTIME_DIR", dir);
+  } catch { /* no permission: the message is harmless */ }
+}
+
 async function gpuAdapter(): Promise<{ description: string; software: boolean } | null> {
   const gpu = (navigator as unknown as { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
   if (!gpu) return null;
+  quietXdgRuntimeDir();
   try {
     const timeout = new Promise<null>((r) => setTimeout(() => r(null), 5000));
     const adapter = await Promise.race([gpu.requestAdapter(), timeout]) as
@@ -94,7 +106,7 @@ async function gpuAdapter(): Promise<{ description: string; software: boolean } 
       | null;
     if (!adapter) return null;
     const i = adapter.info ?? {};
-    const description = [i.description, i.vendor, i.device].filter((s) => s).join(" ").trim() || "unknown adapter";
+    const description = i.description?.trim() || [i.vendor, i.device].filter((s) => s).join(" ") || "unknown adapter";
     return { description, software: !!adapter.isFallbackAdapter || SOFTWARE_ADAPTER.test(description) };
   } catch {
     return null;
@@ -135,22 +147,14 @@ async function initWasm(threads: number, quiet: boolean): Promise<BackendInfo | 
       await prepareWasmThreads(wasmPkgDir());
       tf.env().set("WASM_HAS_MULTITHREAD_SUPPORT", true);
       setThreadsCount(threads);
-      let timer = 0;
-      const timeout = new Promise<never>((_, rej) => {
-        timer = setTimeout(() => rej(new Error("thread start timed out after 60 s")), 60000);
-      });
-      const ok = await withDoubledCores(() =>
-        Promise.race([tf.setBackend("wasm"), timeout]).finally(() => clearTimeout(timer))
-      );
+      const ok = await startWasmThreads(() => tf.setBackend("wasm"), 60000);
       if (!ok) throw new Error("tf.setBackend('wasm') returned false");
       await tf.ready();
     } catch (e) {
       threadError = e instanceof Error ? e.message : String(e);
       tf.env().set("WASM_HAS_MULTITHREAD_SUPPORT", false);
       setThreadsCount(1);
-      try {
-        tf.removeBackend("wasm");
-      } catch { /* not registered as initialised */ }
+      await terminateWasmThreads();
     }
     if (threadError && !quiet) {
       console.warn(`animeseg: wasm threads unavailable (${threadError.split("\n")[0]}); using 1 thread`);

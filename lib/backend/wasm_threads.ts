@@ -23,6 +23,28 @@ interface Prepared {
 
 let prepared: Prepared | null = null;
 let nodeWorkers: NodeWorker[] = [];
+let startupFailure: ((e: Error) => void) | null = null;
+
+/**
+ * Run `start` (which starts the threaded backend) and reject if a pthread worker fails or `timeoutMs` passes;
+ * `os.cpus()` reports twice the cores meanwhile (tfjs caps wasm threads at cores / 2).
+ */
+export async function startWasmThreads<T>(start: () => Promise<T>, timeoutMs: number): Promise<T> {
+  let timer = 0;
+  const failed = new Promise<never>((_, reject) => {
+    startupFailure = (e) => reject(e instanceof Error ? e : new Error(String(e)));
+    timer = setTimeout(() => reject(new Error(`thread start timed out after ${timeoutMs / 1000} s`)), timeoutMs);
+  });
+  const cpus = os.cpus;
+  os.cpus = () => cpus().concat(cpus());
+  try {
+    return await Promise.race([start(), failed]);
+  } finally {
+    os.cpus = cpus;
+    clearTimeout(timer);
+    startupFailure = null;
+  }
+}
 
 /** Make the worker script and pin `globalThis.Worker`; `pkgDir` is the tfjs-backend-wasm package folder. */
 export async function prepareWasmThreads(pkgDir: string): Promise<void> {
@@ -33,6 +55,9 @@ export async function prepareWasmThreads(pkgDir: string): Promise<void> {
     throw new Error(`tfjs-backend-wasm ${version} is not the patched ${PATCHED_WASM_VERSION}`);
   }
   const threadedJs = path.join(pkgDir, "wasm-out", "tfjs-backend-wasm-threaded-simd.js");
+  for (const f of [threadedJs, path.join(pkgDir, "wasm-out", "tfjs-backend-wasm-threaded-simd.worker.js")]) {
+    await Deno.stat(f); // throws NotFound when the package layout differs
+  }
   const contents = (require("./wasm-out/tfjs-backend-wasm-threaded-simd.worker.js") as { wasmWorkerContents: string })
     .wasmWorkerContents;
   const marker = "Object.assign(global,";
@@ -68,6 +93,12 @@ function pinWorker(p: Prepared): void {
     if (!s.startsWith("blob:") && !s.endsWith(".worker.js")) return new DenoWorker(url, options);
     const w = new NodeWorker(p.workerCjs);
     nodeWorkers.push(w);
+    // While starting, a worker error fails the start (emscripten would rethrow it as an uncaught error).
+    const on = w.on.bind(w);
+    // deno-lint-ignore no-explicit-any
+    (w as any).on = (event: string, fn: (...a: any[]) => void) =>
+      // deno-lint-ignore no-explicit-any
+      on(event, event !== "error" ? fn : (e: any) => (startupFailure ? startupFailure(e) : fn(e)));
     const post = w.postMessage.bind(w);
     // deno-lint-ignore no-explicit-any
     (w as any).postMessage = (msg: any, transfer?: any) => {
@@ -81,17 +112,6 @@ function pinWorker(p: Prepared): void {
     get: () => PthreadWorker,
     set() {/* emscripten assigns node's Worker here; keep ours */},
   });
-}
-
-/** Run `fn` while `os.cpus()` reports twice the cores (tfjs caps wasm threads at cores / 2). */
-export async function withDoubledCores<T>(fn: () => Promise<T>): Promise<T> {
-  const cpus = os.cpus;
-  os.cpus = () => cpus().concat(cpus());
-  try {
-    return await fn();
-  } finally {
-    os.cpus = cpus;
-  }
 }
 
 /** Terminate the pthread workers this module started (the wasm backend is unusable afterwards). */
