@@ -229,7 +229,8 @@ export class C2f {
   }
 
   apply(x: tf.Tensor4D, ctx: RunCtx): tf.Tensor4D {
-    const ys = tf.split(this.cv1.apply(x, ctx), 2, 3) as tf.Tensor4D[];
+    // Copy: tf.split's returned array is the tape's output list; pushing to it would corrupt the gradient.
+    const ys = [...tf.split(this.cv1.apply(x, ctx), 2, 3)] as tf.Tensor4D[];
     for (const b of this.m) ys.push(b.apply(ys[ys.length - 1], ctx));
     return this.cv2.apply(tf.concat(ys, 3), ctx);
   }
