@@ -162,8 +162,9 @@ async function* stored(dir: string, c: LossCase): AsyncGenerator<CaseResult> {
 }
 
 interface ModelLike {
-  forward(x: tf.Tensor4D, opts: { train: boolean }): SegPreds;
+  forward(x: tf.Tensor4D, opts: { train: boolean; updateStats?: boolean }): SegPreds;
   namedParameters(): Map<string, tf.Variable>;
+  toTorchLayout?(name: string, t: tf.Tensor): tf.Tensor;
 }
 
 async function loadModel(root: string, c: LossCase): Promise<ModelLike | string> {
@@ -198,7 +199,7 @@ async function* endToEnd(root: string, dir: string, c: LossCase): AsyncGenerator
   let items: ArrayLike<number> = new Float32Array(4);
   let total = 0;
   const { value, grads } = tf.variableGrads(() => {
-    const preds = model.forward(img, { train: true });
+    const preds = model.forward(img, { train: true, updateStats: false });
     const strides = preds.levels.map((l) => c.imgsz / l.shape[1]);
     const r = segLoss(preds, batch, { ...c.hyp, overlap: c.overlap_mask, strides });
     items = r.items;
@@ -220,9 +221,10 @@ async function* endToEnd(root: string, dir: string, c: LossCase): AsyncGenerator
     }
     const g = grads[params.get(n)!.name];
     const refNp = await readNpy(path.join(dir, "grad", `${n}.npy`));
+    // stored layout (e.g. HWIO) → torch layout (OIHW) of the reference
     let ours = g;
-    // OIHW (torch) ↔ HWIO (tfjs conv): compare in the reference layout
-    if (g.rank === 4 && refNp.shape.length === 4) ours = tf.transpose(g, [3, 2, 0, 1]);
+    if (model.toTorchLayout) ours = model.toTorchLayout(n, g);
+    else if (g.rank === 4 && refNp.shape.length === 4) ours = tf.transpose(g, [3, 2, 0, 1]);
     const cmp = compare(await ours.data(), toF32(refNp));
     if (ours !== g) ours.dispose();
     const ok = cmp.relL2 <= 1e-3 && cmp.maxabs <= 1e-2 * cmp.maxref;
