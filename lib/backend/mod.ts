@@ -99,8 +99,9 @@ async function gpuAdapter(): Promise<{ description: string; software: boolean } 
   const gpu = (navigator as unknown as { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
   if (!gpu) return null;
   quietXdgRuntimeDir();
+  let timer: number | undefined;
   try {
-    const timeout = new Promise<null>((r) => setTimeout(() => r(null), 5000));
+    const timeout = new Promise<null>((r) => timer = setTimeout(() => r(null), 5000));
     const adapter = await Promise.race([gpu.requestAdapter(), timeout]) as
       | { info?: { description?: string; vendor?: string; device?: string }; isFallbackAdapter?: boolean }
       | null;
@@ -110,6 +111,8 @@ async function gpuAdapter(): Promise<{ description: string; software: boolean } 
     return { description, software: !!adapter.isFallbackAdapter || SOFTWARE_ADAPTER.test(description) };
   } catch {
     return null;
+  } finally {
+    clearTimeout(timer);
   }
 }
 

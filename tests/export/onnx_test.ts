@@ -98,7 +98,6 @@ Deno.test({
 Deno.test({
   name: "engine choice: auto picks ort and caches the export; tfjs on request",
   ignore: !have || !(await ortAvailable()),
-  sanitizeOps: false, // onnxruntime-node keeps an internal timer alive
   fn: async () => {
     await initBackend();
     const cache = await Deno.makeTempDir();
