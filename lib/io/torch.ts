@@ -375,6 +375,13 @@ export function toPlain(v: unknown, seen: Set<unknown> = new Set()): unknown {
       else if (v.state !== undefined) o.state = toPlain(v.state, seen);
       return o;
     }
+    if (ArrayBuffer.isView(v)) return Array.from(v as unknown as ArrayLike<number>);
+    const proto = Object.getPrototypeOf(v);
+    if (proto === Object.prototype || proto === null) {
+      const o: Record<string, unknown> = Object.create(null);
+      for (const [k, x] of Object.entries(v)) o[k] = toPlain(x, seen);
+      return { ...o };
+    }
     return String(v);
   } finally {
     seen.delete(v);
@@ -401,7 +408,11 @@ export interface UltralyticsCheckpoint {
 
 /** Load an ultralytics checkpoint: weights from `ema` if not None, else `model`; names, nc, yaml, train args. */
 export async function loadUltralyticsCheckpoint(file: string): Promise<UltralyticsCheckpoint> {
-  const obj = await readTorchFile(file);
+  return ultralyticsFromObject(await readTorchFile(file), file);
+}
+
+/** `loadUltralyticsCheckpoint` on an already unpickled checkpoint object (`file` is for error messages). */
+export function ultralyticsFromObject(obj: unknown, file: string): UltralyticsCheckpoint {
   if (!(obj instanceof Map)) throw new UserError(`not an ultralytics checkpoint (top level is not a dict)`, file);
   const ema = obj.get("ema");
   const model = obj.get("model");
