@@ -433,7 +433,8 @@ export function processMaskNative(
 /** Python's round(): half to even. */
 export function pyRound(v: number): number {
   const r = Math.round(v);
-  return (Math.abs(v % 1) === 0.5 && r % 2 !== 0) ? r - 1 : r;
+  const e = (Math.abs(v % 1) === 0.5 && r % 2 !== 0) ? r - 1 : r;
+  return e === 0 ? 0 : e; // no -0
 }
 
 /**
