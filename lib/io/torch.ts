@@ -297,7 +297,8 @@ export function isModule(v: unknown): v is PickleObject {
 }
 
 /** What `module.state_dict()` would return for a pickled nn.Module: params, persistent buffers, then children. */
-export function moduleStateDict(module: PickleObject, prefix = "", out: StateDict = new Map()): StateDict {
+export function moduleStateDict(module: PickleObject, prefix = "", out: StateDict = new Map(), depth = 0): StateDict {
+  if (depth > 200) throw new UserError(`module tree deeper than 200 levels at '${prefix}' (cyclic or malformed)`);
   const s = objectState(module);
   if (!s) return out;
   const params = s.get("_parameters");
@@ -312,7 +313,9 @@ export function moduleStateDict(module: PickleObject, prefix = "", out: StateDic
   }
   const children = s.get("_modules");
   if (children instanceof Map) {
-    for (const [k, v] of children) if (v instanceof PickleObject) moduleStateDict(v, `${prefix}${String(k)}.`, out);
+    for (const [k, v] of children) {
+      if (v instanceof PickleObject) moduleStateDict(v, `${prefix}${String(k)}.`, out, depth + 1);
+    }
   }
   return out;
 }
@@ -343,7 +346,13 @@ export function extractStateDict(obj: unknown, file: string): StateDict {
 
 /** Load a state_dict from a `.pt`/`.pth` file (plain state_dict, checkpoint dict, or pickled module). */
 export async function loadStateDict(file: string): Promise<StateDict> {
-  return extractStateDict(await readTorchFile(file), file);
+  const obj = await readTorchFile(file);
+  try {
+    return extractStateDict(obj, file);
+  } catch (e) {
+    if (e instanceof UserError && e.message.startsWith(file)) throw e;
+    throw new UserError((e as Error).message, file);
+  }
 }
 
 /**
@@ -352,6 +361,7 @@ export async function loadStateDict(file: string): Promise<StateDict> {
  */
 export function toPlain(v: unknown, seen: Set<unknown> = new Set()): unknown {
   if (v === null || v === undefined) return null;
+  if (seen.size > 500) return "$too_deep";
   if (typeof v === "bigint") return Number.isSafeInteger(Number(v)) ? Number(v) : v.toString();
   if (typeof v !== "object") return typeof v === "number" && !Number.isFinite(v) ? String(v) : v;
   if (seen.has(v)) return "$cycle";
@@ -408,7 +418,13 @@ export interface UltralyticsCheckpoint {
 
 /** Load an ultralytics checkpoint: weights from `ema` if not None, else `model`; names, nc, yaml, train args. */
 export async function loadUltralyticsCheckpoint(file: string): Promise<UltralyticsCheckpoint> {
-  return ultralyticsFromObject(await readTorchFile(file), file);
+  const obj = await readTorchFile(file);
+  try {
+    return ultralyticsFromObject(obj, file);
+  } catch (e) {
+    if (e instanceof UserError && e.message.startsWith(file)) throw e;
+    throw new UserError((e as Error).message, file);
+  }
 }
 
 /** `loadUltralyticsCheckpoint` on an already unpickled checkpoint object (`file` is for error messages). */

@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import { PickleError, PickleGlobal, PickleObject, unpickle } from "../../lib/io/pickle.ts";
+import { isModule, moduleStateDict, toPlain } from "../../lib/io/torch.ts";
 
 const hex = (s: string) => Uint8Array.from(s.match(/../g)!.map((h) => parseInt(h, 16)));
 const enc = new TextEncoder();
@@ -238,4 +239,45 @@ Deno.test("pickle: unknown opcodes, bad memo, bad protocol, junk after values", 
   assert.throws(() => unpickle(build("NNb.")), /BUILD on None/);
   assert.throws(() => unpickle(build("Nu.")), /MARK expected|SETITEM/);
   assert.throws(() => unpickle(new Uint8Array(0)), /no STOP/);
+});
+
+Deno.test("pickle: '__proto__' keys and cyclic module trees cannot pollute or hang", () => {
+  // {'__proto__': {'polluted': 1}}
+  const v = unpickle(build(0x80, 2, "}(", binunicode("__proto__"), "}(", binunicode("polluted"), "K", 1, "uu."));
+  const plain = toPlain(v) as Record<string, unknown>;
+  assert.equal(({} as Record<string, unknown>).polluted, undefined);
+  assert.equal(Object.getPrototypeOf(plain), Object.prototype);
+  assert.deepEqual(Object.keys(plain), ["__proto__"]);
+  // a module whose _modules contains itself: memo GET of the object inside its own BUILD state
+  const mod = build(
+    0x80,
+    2,
+    "cx\nM\n)",
+    0x81,
+    "q",
+    0,
+    "}(",
+    binunicode("_parameters"),
+    "}",
+    binunicode("_buffers"),
+    "}",
+    binunicode("_modules"),
+    "}(",
+    binunicode("self"),
+    "h",
+    0,
+    "uub.",
+  );
+  const m = unpickle(mod) as PickleObject;
+  assert.ok(isModule(m));
+  assert.throws(() => moduleStateDict(m), /deeper than 200 levels/);
+  assert.equal(typeof JSON.stringify(toPlain(m)), "string");
+});
+
+Deno.test("pickle: numpy scalars (numpy 2.x pickle of float64/int64/float32) become numbers", () => {
+  // pickle.dumps({'f': np.float64(0.5), 'i': np.int64(-3), 'h': np.float32(1.25)}, protocol=2), numpy 2.4
+  const v = unpickle(hex(
+    "80027d7100285801000000667101636e756d70792e5f636f72652e6d756c746961727261790a7363616c61720a7102636e756d70790a64747970650a71035802000000663871048988877105527106284b0358010000003c71074e4e4e4affffffff4affffffff4b0074710862635f636f646563730a656e636f64650a71095809000000000000000000c3a03f710a58060000006c6174696e31710b86710c52710d86710e52710f5801000000697110680268035802000000693871118988877112527113284b0368074e4e4e4affffffff4affffffff4b007471146268095810000000c3bdc3bfc3bfc3bfc3bfc3bfc3bfc3bf7115680b867116527117867118527119580100000068711a6802680358020000006634711b898887711c52711d284b0368074e4e4e4affffffff4affffffff4b0074711e62680958050000000000c2a03f711f680b867120527121867122527123752e",
+  )) as Map<string, unknown>;
+  assert.deepEqual([...v.entries()], [["f", 0.5], ["i", -3], ["h", 1.25]]);
 });
