@@ -17,6 +17,16 @@ export function yoloScaleOf(sd: StateDict): string | undefined {
   return w ? YOLO_WIDTH_SCALE[w.shape[0]] : undefined;
 }
 
+const SAM_VIT_WIDTH: Record<number, string> = { 768: "ViT-B", 1024: "ViT-L", 1280: "ViT-H" };
+
+/** Segment Anything encoder from the state_dict keys: `SAM ViT-B/L/H`, `SAM ViT (width N)` or `MobileSAM (TinyViT)`. */
+export function samKindOf(sd: StateDict): string | undefined {
+  const vit = sd.get("image_encoder.patch_embed.proj.weight");
+  if (vit) return `SAM ${SAM_VIT_WIDTH[vit.shape[0]] ?? `ViT (width ${vit.shape[0]})`}`;
+  if (sd.has("image_encoder.patch_embed.seq.0.c.weight")) return "MobileSAM (TinyViT encoder)";
+  return undefined;
+}
+
 async function list(): Promise<number> {
   const dir = cacheDir();
   console.log(`cache: ${dir}  (override with ANIMESEG_CACHE)`);
@@ -68,6 +78,8 @@ async function info(args: ParsedArgs): Promise<number> {
   console.log(`elements: ${params.toLocaleString("en-US")}`);
   const scale = yoloScaleOf(stateDict);
   if (scale) console.log(`yolo:     YOLOv8${scale}-seg`);
+  const sam = samKindOf(stateDict);
+  if (sam) console.log(`sam:      ${sam}`);
   if (typeof meta.nc === "number") console.log(`nc:       ${meta.nc}`);
   if (Array.isArray(meta.names)) {
     const n = meta.names as string[];
