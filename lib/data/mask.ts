@@ -227,11 +227,14 @@ export function maskToPolygons(mask: Uint8Array, h: number, w: number): Float32A
   return out.reverse();
 }
 
-/** Suzuki outer border following from (x0, y0) (padded coordinates) with CHAIN_APPROX_SIMPLE. */
-function traceOuter(img: Uint8Array, W: number, x0: number, y0: number): Float32Array {
+/**
+ * Suzuki border following from (x0, y0) (padded coordinates) with CHAIN_APPROX_SIMPLE; an outer border starts from
+ * the left neighbour (direction 4), a hole border from the right neighbour (direction 0), as OpenCV's `icvFetchContour`.
+ */
+function traceOuter(img: Uint8Array, W: number, x0: number, y0: number, hole = false): Float32Array {
   const at = (x: number, y: number) => img[y * W + x];
-  // first non-zero neighbour clockwise from the left neighbour
-  let s = 4;
+  // first non-zero neighbour clockwise from the start neighbour
+  let s = hole ? 0 : 4;
   let found = false;
   for (let k = 0; k < 8; k++) {
     s = (s + 7) & 7;
@@ -264,6 +267,82 @@ function traceOuter(img: Uint8Array, W: number, x0: number, y0: number): Float32
     s = (s + 4) & 7;
   }
   return new Float32Array(pts);
+}
+
+/**
+ * Every 8-connected part's outer contour followed by the contours of its holes (Suzuki hole borders on the part's
+ * pixels), parts in raster order, parts inside holes included. Joined into one polygon and filled with the even-odd
+ * rule (`rasterizePolygons`), this reproduces masks with holes, which outer contours alone cannot.
+ */
+export function maskToPolygonsWithHoles(mask: Uint8Array, h: number, w: number): Float32Array[] {
+  return maskToPolygonGroups(mask, h, w).flatMap((g) => [g.outer, ...g.holes]);
+}
+
+/** One 8-connected part of a mask: its outer contour, its hole contours and its pixel count. */
+export interface PolygonGroup {
+  outer: Float32Array;
+  holes: Float32Array[];
+  area: number;
+}
+
+/** The parts of a mask (raster order of their first pixel) with outer and hole contours (see maskToPolygonsWithHoles). */
+export function maskToPolygonGroups(mask: Uint8Array, h: number, w: number): PolygonGroup[] {
+  const W = w + 2, H = h + 2;
+  const img = new Uint8Array(W * H);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) if (mask[y * w + x]) img[(y + 1) * W + x + 1] = 1;
+  }
+  // part labels (8-connected foreground)
+  const part = new Int32Array(W * H).fill(-1);
+  const starts: number[] = [];
+  const areas: number[] = [];
+  for (let p = 0; p < W * H; p++) {
+    if (!img[p] || part[p] >= 0) continue;
+    const id = starts.length;
+    starts.push(p);
+    part[p] = id;
+    const st = [p];
+    let area = 0;
+    while (st.length) {
+      const q = st.pop()!;
+      area++;
+      for (let d = 0; d < 8; d++) {
+        const r = q + DX[d] + DY[d] * W;
+        if (img[r] && part[r] < 0) {
+          part[r] = id;
+          st.push(r);
+        }
+      }
+    }
+    areas.push(area);
+  }
+  // background components (4-connected); the one holding the frame corner is the outside
+  const bgc = new Int32Array(W * H).fill(-1);
+  const holes: number[][] = starts.map(() => []);
+  let nb = 0;
+  for (let p = 0; p < W * H; p++) {
+    if (img[p] || bgc[p] >= 0) continue;
+    const id = nb++;
+    bgc[p] = id;
+    const st = [p];
+    while (st.length) {
+      const q = st.pop()!;
+      const x = q % W;
+      for (const r of [x > 0 ? q - 1 : -1, x < W - 1 ? q + 1 : -1, q - W, q + W]) {
+        if (r >= 0 && r < W * H && !img[r] && bgc[r] < 0) {
+          bgc[r] = id;
+          st.push(r);
+        }
+      }
+    }
+    // p is the hole's first pixel in raster order: its left neighbour is the border's start pixel
+    if (id > 0) holes[part[p - 1]].push(p - 1);
+  }
+  return starts.map((p, id) => ({
+    outer: traceOuter(img, W, p % W, Math.floor(p / W)),
+    holes: holes[id].map((q) => traceOuter(img, W, q % W, Math.floor(q / W), true)),
+    area: areas[id],
+  }));
 }
 
 /** Squared distance argmin between the vertices of two flat polygons: [i in a, j in b] (first minimum, row-major). */

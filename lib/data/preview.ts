@@ -28,7 +28,7 @@ const COLOURS = [
 
 /** RGB `[s*s*3]` tile of one item: image fitted into s x s (letterboxed) with masks blended at `alpha`. */
 export async function drawItem(item: YoloItem, s: number, alpha = 0.45): Promise<Uint8Array> {
-  const { data, info } = await sharp(item.imageFile).removeAlpha().resize(s, s, {
+  const { data } = await sharp(item.imageFile).removeAlpha().resize(s, s, {
     fit: "contain",
     background: "#727272",
   })

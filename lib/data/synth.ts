@@ -10,8 +10,8 @@ import sharp from "sharp";
 import { makeRng, type Rng } from "./rng.ts";
 import { cropRgba, enhanceRgba, flipRgba, warpRgba } from "./augment_char.ts";
 import { type RawImage } from "./image_io.ts";
-import { loadForeground, readSkytnt } from "./skytnt.ts";
-import { joinPolygons, maskBox, maskToPolygons } from "./mask.ts";
+import { loadBackground, loadForeground, readSkytnt } from "./skytnt.ts";
+import { joinPolygons, maskBox, maskToPolygonGroups, type PolygonGroup } from "./mask.ts";
 import { encodeRle, rleToString } from "./rle.ts";
 import { formatYoloLabel, writeDataYaml, type YoloInstance } from "./yolo.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
@@ -271,22 +271,58 @@ export function connectedRegions(mask: Uint8Array, h: number, w: number): Uint8A
 }
 
 /**
- * The YOLO polygon of an instance mask: outer contours of every part joined into one polygon; vertices are written
+ * The YOLO polygon of an instance mask: outer and hole contours of every part joined into one polygon (the even-odd
+ * fill of ultralytics' `fillPoly` then keeps the holes empty); vertices are written
  * at pixel centres ((x + 0.5) / w), so ultralytics' int32 truncation after denormalising lands on the same pixels.
  */
 export function maskToYoloPolygon(mask: Uint8Array, h: number, w: number): Float32Array | null {
-  const parts = maskToPolygons(mask, h, w);
-  if (parts.length === 0) return null;
-  const xy = parts.length === 1 ? parts[0] : joinPolygons(parts);
-  if (xy.length < 6) {
-    // a one- or two-pixel instance: widen to a triangle through its pixels
-    if (xy.length < 2) return null;
-  }
+  const groups = orderParts(maskToPolygonGroups(mask, h, w));
+  if (groups.length === 0) return null;
+  const segs = groups.flatMap((g) => [g.outer, ...g.holes]);
+  const xy = segs.length === 1 ? segs[0] : joinPolygons(segs);
+  if (xy.length < 2) return null;
+  // a one- or two-vertex instance is padded to three vertices (ultralytics needs >= 3 points)
   const out = new Float32Array(Math.max(xy.length, 6));
   for (let i = 0; i < out.length; i += 2) {
     const j = i < xy.length ? i : xy.length - 2;
     out[i] = (xy[j] + 0.5) / w;
     out[i + 1] = (xy[j + 1] + 0.5) / h;
+  }
+  return out;
+}
+
+function minDist(a: Float32Array, b: Float32Array): number {
+  let best = Infinity;
+  for (let i = 0; i < a.length; i += 2) {
+    for (let j = 0; j < b.length; j += 2) {
+      const d = Math.max(Math.abs(a[i] - b[j]), Math.abs(a[i + 1] - b[j + 1]));
+      if (d < best) best = d;
+    }
+  }
+  return best;
+}
+
+/**
+ * Order the parts of an instance for joining: start from the largest, then repeatedly the part nearest to the last
+ * one, so the bridges (drawn as 1-pixel lines by fillPoly) stay short; a part smaller than its bridge is left out
+ * (keeping it would add more wrong pixels than it brings).
+ */
+function orderParts(groups: PolygonGroup[]): PolygonGroup[] {
+  if (groups.length <= 1) return groups;
+  const rest = groups.slice().sort((a, b) => b.area - a.area);
+  const out = [rest.shift()!];
+  while (rest.length) {
+    const last = out[out.length - 1].outer;
+    let bi = 0, bd = Infinity;
+    rest.forEach((g, i) => {
+      const d = minDist(last, g.outer);
+      if (d < bd) {
+        bd = d;
+        bi = i;
+      }
+    });
+    const g = rest.splice(bi, 1)[0];
+    if (g.area > bd) out.push(g);
   }
   return out;
 }
@@ -335,21 +371,19 @@ export function itemName(job: Pick<SynthJob, "prefix" | "config">, i: number): s
   return `${job.prefix ?? "synth"}_${String(i).padStart(6, "0")}`;
 }
 
-/** Generate image `i` of a job and write image, label and part record (atomically; the part record last). */
-export async function generateItem(
+/** Compose image `i` of a job in memory (same randomness as `generateItem`): its pixels and instance masks. */
+export async function composeItem(
   job: SynthJob,
   i: number,
   lists: { fg: string[]; bg: string[] },
   cache: Map<string, RawImage>,
   bad: Set<string>,
-): Promise<PartRecord> {
+): Promise<Composed> {
   const cfg = job.config;
   const rng = makeRng(job.seed, i);
-  const split = job.split ?? "train";
   const bgFile = lists.bg[Math.floor(rng.next() * lists.bg.length)];
   let bg = cache.get(bgFile);
   if (!bg) {
-    const { loadBackground } = await import("./skytnt.ts");
     bg = await loadBackground(bgFile);
     cache.set(bgFile, bg);
   }
@@ -371,7 +405,20 @@ export async function generateItem(
     }
     throw new UserError("no usable foreground", job.src);
   };
-  const comp = await composeImage(cfg, rng, bgFit, lists.fg.length, getFg);
+  return await composeImage(cfg, rng, bgFit, lists.fg.length, getFg);
+}
+
+/** Generate image `i` of a job and write image, label and part record (atomically; the part record last). */
+export async function generateItem(
+  job: SynthJob,
+  i: number,
+  lists: { fg: string[]; bg: string[] },
+  cache: Map<string, RawImage>,
+  bad: Set<string>,
+): Promise<PartRecord> {
+  const cfg = job.config;
+  const split = job.split ?? "train";
+  const comp = await composeItem(job, i, lists, cache, bad);
   const s = cfg.imgsz;
   const name = itemName(job, i);
   const file = `${name}.${cfg.format}`;
