@@ -42,6 +42,8 @@ export interface TorchTensorRef {
   shape: number[];
   stride: number[];
   requiresGrad: boolean;
+  /** `_rebuild_tensor_v3` only: the element type (a global such as `torch.float16`) over an untyped storage */
+  dtype?: string;
 }
 
 /** Hooks that turn persistent ids and tensor references into the caller's own data (never anything callable). */
@@ -113,6 +115,20 @@ function callWhitelisted(name: string, args: unknown[], opts: PickleOptions): { 
       } else if (src instanceof Map) { for (const [k, v] of src) m.set(k, v); }
       return { value: m };
     }
+    case "collections.defaultdict":
+      // defaultdict(factory): the factory is dropped, the items arrive via SETITEMS
+      return { value: new Map() };
+    case "copyreg._reconstructor":
+    case "copyreg.__newobj__":
+    case "copyreg.__newobj_ex__": {
+      // object.__new__(cls) spelled out by protocols 0/1 and by __reduce_ex__: an inert instance of cls
+      const cls = args[0];
+      if (!(cls instanceof PickleGlobal)) return undefined;
+      const inner = callWhitelisted(cls.$class, [], opts);
+      return {
+        value: inner?.value ?? new PickleObject(cls.$class, name === "copyreg.__newobj__" ? args.slice(1) : []),
+      };
+    }
     case "builtins.set":
     case "builtins.frozenset":
       return { value: new Set(Array.isArray(args[0]) ? args[0] : args[0] instanceof Set ? [...args[0]] : []) };
@@ -145,7 +161,8 @@ function callWhitelisted(name: string, args: unknown[], opts: PickleOptions): { 
     case "torch.Size":
       return { value: Array.isArray(args[0]) ? args[0].map((x) => toInt(x, "torch.Size")) : [] };
     case "torch._utils._rebuild_tensor":
-    case "torch._utils._rebuild_tensor_v2": {
+    case "torch._utils._rebuild_tensor_v2":
+    case "torch._utils._rebuild_tensor_v3": {
       const [storage, offset, size, stride, requiresGrad] = args;
       if (!Array.isArray(size) || !Array.isArray(stride)) throw new PickleError(`${name}: size/stride are not tuples`);
       const ref: TorchTensorRef = {
@@ -156,6 +173,13 @@ function callWhitelisted(name: string, args: unknown[], opts: PickleOptions): { 
         stride: stride.map((x) => toInt(x, `${name} stride`)),
         requiresGrad: requiresGrad === true,
       };
+      if (name.endsWith("_v3")) {
+        const dt = args[6];
+        if (!(dt instanceof PickleGlobal)) {
+          throw new PickleError(`${name}: dtype is ${describe(dt)}, not a torch dtype`);
+        }
+        ref.dtype = dt.$class;
+      }
       return { value: opts.rebuildTensor ? opts.rebuildTensor(ref) : ref };
     }
     case "torch._utils._rebuild_parameter":

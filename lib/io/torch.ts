@@ -168,10 +168,35 @@ function isContiguous(shape: number[], stride: number[]): boolean {
   return true;
 }
 
+const TORCH_DTYPES: Record<string, TensorDtype> = {
+  "torch.float32": "float32",
+  "torch.float": "float32",
+  "torch.float16": "float16",
+  "torch.half": "float16",
+  "torch.bfloat16": "bfloat16",
+  "torch.float64": "float64",
+  "torch.double": "float64",
+  "torch.int64": "int64",
+  "torch.long": "int64",
+  "torch.int32": "int32",
+  "torch.int": "int32",
+  "torch.int16": "int16",
+  "torch.short": "int16",
+  "torch.int8": "int8",
+  "torch.uint8": "uint8",
+  "torch.bool": "bool",
+};
+
 function materialise(ref: TorchTensorRef, file: string): TensorRecord {
-  const st = ref.storage as StorageRef;
+  let st = ref.storage as StorageRef;
   if (!st || typeof st !== "object" || !("bytes" in st)) {
     throw new UserError(`tensor refers to a storage that is not in the archive`, file);
+  }
+  if (ref.dtype !== undefined) {
+    // _rebuild_tensor_v3: an untyped storage viewed as `dtype`
+    const dtype = TORCH_DTYPES[ref.dtype];
+    if (!dtype) throw new UserError(`unsupported tensor dtype ${ref.dtype}`, file);
+    st = { ...st, dtype };
   }
   const size = DTYPE_BYTES[st.dtype];
   const n = numel(ref.shape);

@@ -182,3 +182,20 @@ Deno.test("download: fetchWeights with a base URL, and the `weights fetch` comma
     assert.deepEqual(await Deno.readFile(path.join(dir, "sam_vit_b_01ec64.pth")), DATA);
   });
 });
+
+Deno.test("download: connection refused is a one-line UserError and leaves nothing behind", async () => {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  const dir = await Deno.makeTempDir({ prefix: "download_test_" });
+  try {
+    const dest = path.join(dir, "x.bin");
+    const err = await downloadFile(`http://127.0.0.1:${port}/x.bin`, dest, { quiet: true }).then(() => null, (e) => e);
+    assert.ok(err instanceof UserError, String(err));
+    assert.match(err.message, /^http:\/\/127\.0\.0\.1:\d+\/x\.bin: download failed: /);
+    assert.ok(!err.message.includes("\n"));
+    assert.deepEqual([...Deno.readDirSync(dir)], []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -281,3 +281,18 @@ Deno.test("pickle: numpy scalars (numpy 2.x pickle of float64/int64/float32) bec
   )) as Map<string, unknown>;
   assert.deepEqual([...v.entries()], [["f", 0.5], ["i", -3], ["h", 1.25]]);
 });
+
+Deno.test("pickle: defaultdict and copy_reg._reconstructor (protocol 1 instances) as data", () => {
+  // pickle.dumps(defaultdict(list, {'a': [1]}), 2)
+  const dd = unpickle(hex(
+    "800263636f6c6c656374696f6e730a64656661756c74646963740a7100635f5f6275696c74696e5f5f0a6c6973740a710185710252710358010000006171045d71054b0161732e",
+  ));
+  assert.deepEqual(dd, new Map([["a", [1]]]));
+  // class A: pass; a = A(); a.x = 1; pickle.dumps(a, 1)
+  const a = unpickle(hex(
+    "63636f70795f7265670a5f7265636f6e7374727563746f720a710028635f5f6d61696e5f5f0a410a7101635f5f6275696c74696e5f5f0a6f626a6563740a71024e7471035271047d710558010000007871064b0173622e",
+  )) as PickleObject;
+  assert.ok(a instanceof PickleObject);
+  assert.equal(a.$class, "__main__.A");
+  assert.deepEqual(a.state, new Map([["x", 1]]));
+});

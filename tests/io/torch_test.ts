@@ -183,6 +183,18 @@ Deno.test("torch: strided views, storage offsets, fp16/int64/bool/fp64 storages,
     tensor("BoolStorage", "3", 3, 0, [3], [1]),
     str("double"),
     tensor("DoubleStorage", "4", 2, 0, [2], [1]),
+    str("v3half"),
+    pk(
+      "ctorch._utils\n_rebuild_tensor_v3\n(",
+      pk("(", str("storage"), "ctorch\nUntypedStorage\n", str("5"), str("cpu"), int(6), "tQ"),
+      int(1),
+      tuple([2]),
+      tuple([1]),
+      0x89,
+      "ccollections\nOrderedDict\n)R",
+      "ctorch\nfloat16\n",
+      "tR",
+    ),
     str("size"),
     pk("ctorch\nSize\n(", tuple([4, 5]), "tR"),
     "u.",
@@ -193,6 +205,7 @@ Deno.test("torch: strided views, storage offsets, fp16/int64/bool/fp64 storages,
     "2": new BigInt64Array([5n, -7n]),
     "3": Uint8Array.of(1, 0, 1),
     "4": new Float64Array([1.5, 2.25]),
+    "5": new Uint16Array([0x0000, 0x4000, 0xbc00]), // untyped bytes of float16 0, 2, -1
   });
   await withFile(bytes, async (file) => {
     const v = await readTorchFile(file) as Map<string, TensorRecord>;
@@ -211,6 +224,8 @@ Deno.test("torch: strided views, storage offsets, fp16/int64/bool/fp64 storages,
     assert.ok(get("double").data instanceof Float64Array);
     assert.deepEqual([...get("double").data as Float64Array], [1.5, 2.25]);
     assert.deepEqual(v.get("size"), [4, 5]);
+    assert.equal(get("v3half").dtype, "float16");
+    assert.deepEqual([...get("v3half").data as Float32Array], [2, -1]); // offset 1 in float16 elements
     const sd = await loadStateDict(file).catch((e) => e);
     assert.ok(sd instanceof UserError, "a dict with a non-tensor entry is not a state_dict");
   });
