@@ -221,6 +221,10 @@ function materialise(ref: TorchTensorRef, file: string): TensorRecord {
     if (ref.offset < 0 || (maxEl + 1) * size > st.bytes.byteLength) {
       throw new UserError(`storage ${st.key} too short for a strided tensor of shape [${ref.shape}]`, file);
     }
+    // stride-0 (expanded) views can describe far more elements than stored; refuse absurd blow-ups
+    if (n * size > Math.max(16 * st.bytes.byteLength, 64 << 20)) {
+      throw new UserError(`strided tensor of shape [${ref.shape}] is too large for storage ${st.key}`, file);
+    }
     bytes = gatherStrided(st.bytes, size, ref.offset, ref.shape, ref.stride);
   }
   return { shape: [...ref.shape], dtype: st.dtype, data: bytesToTensorData(bytes, st.dtype) };

@@ -3,6 +3,7 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import { PickleError, PickleGlobal, PickleObject, unpickle } from "../../lib/io/pickle.ts";
 import { isModule, moduleStateDict, toPlain } from "../../lib/io/torch.ts";
+import { fixture, hasFixture } from "../fixtures.ts";
 
 const hex = (s: string) => Uint8Array.from(s.match(/../g)!.map((h) => parseInt(h, 16)));
 const enc = new TextEncoder();
@@ -295,4 +296,28 @@ Deno.test("pickle: defaultdict and copy_reg._reconstructor (protocol 1 instances
   assert.ok(a instanceof PickleObject);
   assert.equal(a.$class, "__main__.A");
   assert.deepEqual(a.state, new Map([["x", 1]]));
+});
+
+Deno.test({
+  name: "pickle: 300 random mutations of a real checkpoint pickle only ever give data or PickleError",
+  ignore: !hasFixture("reference/yolo/seg_n_nc1_state_dict.pt"),
+  fn: async () => {
+    const { unzipSync } = await import("fflate");
+    const z = unzipSync(await Deno.readFile(fixture("reference/yolo/seg_n_nc1_state_dict.pt")));
+    const pkl = z["seg_n_nc1_state_dict/data.pkl"];
+    let seed = 12345;
+    const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
+    let errors = 0;
+    for (let it = 0; it < 300; it++) {
+      const b = pkl.slice();
+      for (let j = 0, n = 1 + Math.floor(rnd() * 4); j < n; j++) b[Math.floor(rnd() * b.length)] = rnd() * 256;
+      try {
+        unpickle(b);
+      } catch (e) {
+        if (!(e instanceof PickleError)) throw e;
+        errors++;
+      }
+    }
+    assert.ok(errors > 50, `only ${errors} mutations were rejected`);
+  },
 });
