@@ -2,6 +2,7 @@
  * Average precision exactly as ultralytics 8.2 `ap_per_class` / `compute_ap` / `smooth` and the `Metric` summary
  * (mean P, R, mAP50, mAP50-95, fitness), in float64 with numpy's `interp`, `linspace`, `trapz` semantics.
  */
+import { argsortQuick } from "./npsort.ts";
 
 /** numpy.linspace(start, stop, num) (endpoint included). */
 export function linspace(start: number, stop: number, num: number): Float64Array {
@@ -182,8 +183,8 @@ export function apPerClass(
 ): ApPerClass {
   const eps = 1e-16;
   const n = conf.length;
-  // np.argsort(-conf): conf descending; ties in index order
-  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => conf[b] - conf[a] || a - b);
+  // np.argsort(-conf) with numpy's quicksort (its tie order)
+  const order = Array.from(argsortQuick(Float32Array.from({ length: n }, (_, i) => -conf[i])));
   const counts = new Map<number, number>();
   for (let i = 0; i < targetCls.length; i++) counts.set(targetCls[i], (counts.get(targetCls[i]) ?? 0) + 1);
   const uniqueClasses = [...counts.keys()].sort((a, b) => a - b);

@@ -3,6 +3,7 @@
  * path): per IoU threshold, candidate pairs with IoU ≥ threshold and equal class, sorted by IoU descending; each
  * prediction keeps its best pair, then each ground truth keeps its pair with the lowest prediction index.
  */
+import { argsortQuick } from "./npsort.ts";
 
 /** IoU thresholds 0.50:0.05:0.95 as float32 values (torch.linspace(0.5, 0.95, 10)). */
 export const IOU_THRESHOLDS: Float32Array = Float32Array.from(
@@ -36,11 +37,9 @@ export function matchPredictions(
     if (cand.length === 0) continue;
     let ordered = cand;
     if (cand.length > 1) {
-      // argsort ascending (stable), then reversed: IoU descending, ties → higher flat index first
-      const idx = cand.map((_, i) => i);
-      idx.sort((x, y) => masked[cand[x]] - masked[cand[y]] || x - y);
-      idx.reverse();
-      const sorted = idx.map((i) => cand[i]);
+      // numpy argsort (quicksort) ascending, then reversed: IoU descending
+      const idx = argsortQuick(Float32Array.from(cand, (k) => masked[k])).reverse();
+      const sorted = Array.from(idx, (i) => cand[i]);
       // np.unique on the prediction column (first occurrence), result ordered by prediction index
       usedP.fill(0);
       const byPred: number[] = [];
