@@ -3,8 +3,9 @@
  *
  * - `Conv2DBackpropFilter` (missing on wasm; pathologically slow on cpu): dW as one dilated conv2d of the
  *   transposed input with the transposed output gradient (1×1 kernels: one matMul).
- * - `Conv2DBackpropInput` (45–72× slower than torch on wasm): dX as a stride-1 conv2d of the zero-spread output
- *   gradient with the flipped, in/out-swapped filter.
+ * - `Conv2DBackpropInput` (45–72× slower than torch on wasm): dX as a stride-1 conv2d of the output gradient with
+ *   the flipped, in/out-swapped filter; for stride s > 1 one such conv per output phase (s_h·s_w of them, each with
+ *   the taps that reach it), interleaved by reshape.
  * - `UnsortedSegmentSum` (missing on wasm; the gradient of `gather`): a `scatterND`, which sums duplicate ids.
  *
  * All handle NHWC and NCHW, any strides, 'same' / 'valid' / numeric / explicit pads, any kernel size; dilation 1.
@@ -126,21 +127,61 @@ export function conv2dInputGrad(
       const g = tf.matMul(tf.reshape(dy, [m, co]), tf.reshape(filter, [ci, co]), false, true).reshape([n, ho, wo, ci]);
       return padOrCrop(g as tf.Tensor4D, -info.padInfo.top, h, -info.padInfo.left, w);
     }
-    let dyd: tf.Tensor4D = dy;
-    if (sh > 1) { // spread rows: [n, ho, 1, wo*co] -> zeros between -> [n, ho*sh, wo, co]
-      const t = tf.pad(tf.reshape(dyd, [n, ho, 1, wo * co]), [[0, 0], [0, 0], [0, sh - 1], [0, 0]]);
-      dyd = tf.reshape(t, [n, ho * sh, wo, co]);
+    if (sh > 1 || sw > 1) {
+      return stridedInputGrad([n, h, w, ci], dy, filter, sh, sw, info.padInfo.top, info.padInfo.left);
     }
-    if (sw > 1) { // spread columns
-      const hh = dyd.shape[1];
-      const t = tf.pad(tf.reshape(dyd, [n * hh, wo, 1, co]), [[0, 0], [0, 0], [0, sw - 1], [0, 0]]);
-      dyd = tf.reshape(t, [n, hh, wo * sw, co]);
-    }
-    // dx[r] = sum_p dyd[r + top - p] W[p]  ==  valid conv of dyd (shifted by kh-1-top) with the flipped filter.
-    const dyp = padOrCrop(dyd, kh - 1 - info.padInfo.top, h + kh - 1, kw - 1 - info.padInfo.left, w + kw - 1);
+    // dx[r] = sum_p dy[r + top - p] W[p]  ==  valid conv of dy (shifted by kh-1-top) with the flipped filter.
+    const dyp = padOrCrop(dy, kh - 1 - info.padInfo.top, h + kh - 1, kw - 1 - info.padInfo.left, w + kw - 1);
     const wf = tf.transpose(tf.reverse(filter, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D; // [kh, kw, co, ci]
     return tf.conv2d(dyp, wf, 1, "valid");
   });
+}
+
+/**
+ * Filter taps that reach output phase `a` (output index r = s*u + a) along one axis: dx_a[u] = sum_t dyp[u + t] K[t]
+ * with dyp[k] = dy[k + dmin] and tap t using filter index p = a + top - s*(dmin + t). Returns dmin and the p list.
+ */
+function phaseTaps(a: number, s: number, top: number, k: number): { dmin: number; taps: number[] } {
+  const ps: number[] = [];
+  for (let p = k - 1; p >= 0; p--) if ((((a + top - p) % s) + s) % s === 0) ps.push(p); // d increases as p drops
+  return { dmin: ps.length ? (a + top - ps[0]) / s : 0, taps: ps };
+}
+
+/**
+ * dX for stride > 1 without spreading dy with zeros: one stride-1 conv per output phase (a, b) with the filter taps
+ * that reach it (s_h*s_w convs with kh*kw taps in total), then the phases are interleaved by reshape/transpose.
+ */
+function stridedInputGrad(
+  [n, h, w, ci]: [number, number, number, number],
+  dy: tf.Tensor4D,
+  filter: tf.Tensor4D,
+  sh: number,
+  sw: number,
+  top: number,
+  left: number,
+): tf.Tensor4D {
+  const [kh, kw] = filter.shape;
+  const U = Math.ceil(h / sh), V = Math.ceil(w / sw);
+  const wt = tf.transpose(filter, [0, 1, 3, 2]) as tf.Tensor4D; // [kh, kw, co, ci]
+  const rows: tf.Tensor[] = [];
+  for (let a = 0; a < sh; a++) {
+    const ra = phaseTaps(a, sh, top, kh);
+    const cols: tf.Tensor[] = [];
+    for (let b = 0; b < sw; b++) {
+      const cb = phaseTaps(b, sw, left, kw);
+      if (!ra.taps.length || !cb.taps.length) {
+        cols.push(tf.zeros([n, U, V, ci]));
+        continue;
+      }
+      // sub-filter [T_a, T_b, co, ci]: gather the taps (in the order of increasing offset)
+      const sub = tf.gather(tf.gather(wt, ra.taps, 0), cb.taps, 1) as tf.Tensor4D;
+      const dyp = padOrCrop(dy, -ra.dmin, U + ra.taps.length - 1, -cb.dmin, V + cb.taps.length - 1);
+      cols.push(tf.conv2d(dyp, sub, 1, "valid"));
+    }
+    rows.push(tf.stack(cols, 3)); // [n, U, V, sw, ci]
+  }
+  const full = tf.reshape(tf.stack(rows, 2), [n, U * sh, V * sw, ci]); // [n, U, sh, V, sw, ci] -> interleaved
+  return (U * sh === h && V * sw === w ? full : tf.slice(full, [0, 0, 0, 0], [n, h, w, ci])) as tf.Tensor4D;
 }
 
 function filterKernel(backendName: string): tf.KernelConfig {
@@ -234,7 +275,12 @@ export function restoreBuiltinKernels(backendName: string): void {
     const [b, name] = key.split("/");
     if (b !== backendName) continue;
     if (tf.getKernel(name, b)) tf.unregisterKernel(name, b);
-    if (cfg) tf.registerKernel(cfg);
+    if (cfg) {
+      tf.registerKernel(cfg);
+      // wasm kernels bind their wasm function in setupFunc, which runs at backend init: run it if that is past
+      const live = (tf.engine() as unknown as { registry: Record<string, tf.KernelBackend> }).registry[b];
+      if (live && cfg.setupFunc) cfg.setupFunc(live);
+    }
     builtins.delete(key);
   }
 }
