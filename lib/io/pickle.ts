@@ -265,10 +265,19 @@ function unescapePython(s: string, rawUnicode: boolean): string {
  * string, bytes → Uint8Array, list/tuple → array, dict → Map, set → Set, globals/objects → inert records.
  */
 export function unpickle(bytes: Uint8Array, opts: PickleOptions = {}): unknown {
+  return unpickleAt(bytes, 0, opts).value;
+}
+
+/** Unpickle one pickle starting at byte `start`; `end` is the offset just after its STOP (for concatenated pickles). */
+export function unpickleAt(
+  bytes: Uint8Array,
+  start: number,
+  opts: PickleOptions = {},
+): { value: unknown; end: number } {
   const name = opts.name ?? "<pickle>";
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const utf8 = new TextDecoder("utf-8");
-  let pos = 0;
+  let pos = start;
   let stack: unknown[] = [];
   const marks: unknown[][] = [];
   const memo = new Map<number, unknown>();
@@ -379,7 +388,7 @@ export function unpickle(bytes: Uint8Array, opts: PickleOptions = {}): unknown {
         if (stack.length !== 1 || marks.length !== 0) {
           fail(`STOP with ${stack.length} values on the stack and ${marks.length} open marks`);
         }
-        return stack[0];
+        return { value: stack[0], end: pos };
       }
       case 0x28: // MARK
         marks.push(stack);

@@ -1,13 +1,14 @@
 /**
- * Reading `torch.save` files (the zip container: `<prefix>/data.pkl` + `<prefix>/data/<key>` raw storages) through
- * the safe pickle interpreter, into plain data with tensors as `TensorRecord`s (C order, float16/bfloat16 widened
- * to float32 exactly). Also state_dict extraction (plain files, checkpoint dicts, pickled nn.Module trees) and the
- * ultralytics trainer checkpoint (`ema` or `model`, names, yaml, train args).
+ * Reading `torch.save` files (the zip container: `<prefix>/data.pkl` + `<prefix>/data/<key>` raw storages, and the
+ * legacy torch < 1.6 pickle stream) through the safe pickle interpreter, into plain data with tensors as
+ * `TensorRecord`s (C order, float16/bfloat16 widened to float32 exactly). Also state_dict extraction (plain files,
+ * checkpoint dicts, pickled nn.Module trees) and the ultralytics trainer checkpoint (`ema` or `model`, names, yaml,
+ * train args).
  */
 import { unzipSync } from "fflate";
 import { UserError } from "../util/errors.ts";
 import { halfToFloat } from "./npy.ts";
-import { PickleGlobal, PickleObject, type TorchTensorRef, unpickle } from "./pickle.ts";
+import { PickleGlobal, PickleObject, type TorchTensorRef, unpickle, unpickleAt } from "./pickle.ts";
 
 /** Element types a torch storage can hold here (`dtype` keeps the stored type; data may be widened). */
 export type TensorDtype =
@@ -239,13 +240,8 @@ function byteswap(bytes: Uint8Array, size: number): Uint8Array {
 /** Parse `torch.save` zip bytes; `file` names the source in errors. */
 export function parseTorchBytes(bytes: Uint8Array, file: string): unknown {
   if (bytes.length < 4 || bytes[0] !== 0x50 || bytes[1] !== 0x4b) {
-    if (bytes[0] === 0x80) {
-      throw new UserError(
-        `legacy (pre-1.6, non-zip) torch.save format is not supported; re-save it with torch>=1.6`,
-        file,
-      );
-    }
-    throw new UserError(`not a torch.save zip archive`, file);
+    if (bytes[0] === 0x80) return parseLegacyTorch(bytes, file);
+    throw new UserError(`not a torch.save file (neither a zip archive nor the legacy pickle format)`, file);
   }
   let entries: Record<string, Uint8Array>;
   try {
@@ -293,6 +289,83 @@ export function parseTorchBytes(bytes: Uint8Array, file: string): unknown {
   } catch (e) {
     if (e instanceof UserError) throw e;
     throw new UserError(`cannot read data.pkl: ${(e as Error).message}`, file);
+  }
+}
+
+const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
+
+/**
+ * The legacy (torch < 1.6) `torch.save` stream: pickles of the magic number, protocol version, sys_info, the object
+ * (storages as persistent ids with optional views), the storage key list, then per storage an int64 element count
+ * and its raw bytes.
+ */
+function parseLegacyTorch(bytes: Uint8Array, file: string): unknown {
+  const name = `${file}:legacy`;
+  const pending: { ref: TorchTensorRef; rec: TensorRecord }[] = [];
+  const storages = new Map<string, StorageRef>();
+  const views = new WeakMap<object, { root: StorageRef; elemOffset: number }>();
+  let bigEndian = false;
+  try {
+    let r = unpickleAt(bytes, 0, { name });
+    if (r.value !== LEGACY_MAGIC) {
+      throw new UserError(`not a torch.save file (pickle without torch's magic number)`, file);
+    }
+    r = unpickleAt(bytes, r.end, { name });
+    if (r.value !== 1001) throw new UserError(`unsupported legacy torch.save protocol ${String(r.value)}`, file);
+    r = unpickleAt(bytes, r.end, { name });
+    if (r.value instanceof Map && r.value.get("little_endian") === false) bigEndian = true;
+    const persistentLoad = (pid: unknown): unknown => {
+      if (!Array.isArray(pid) || pid[0] !== "storage" || pid.length < 5) return new PickleObject("$persistent", [pid]);
+      const cls = pid[1];
+      const dtype = cls instanceof PickleGlobal ? STORAGE_DTYPES[cls.$class] : undefined;
+      if (!dtype) {
+        throw new UserError(`unsupported storage type ${cls instanceof PickleGlobal ? cls.$class : String(cls)}`, file);
+      }
+      const key = String(pid[2]);
+      let root = storages.get(key);
+      if (!root) storages.set(key, root = { dtype, key, bytes: new Uint8Array(0) });
+      const view = pid[5];
+      const handle = {};
+      views.set(handle, { root, elemOffset: Array.isArray(view) ? Number(view[1]) : 0 });
+      return handle;
+    };
+    const main = unpickleAt(bytes, r.end, {
+      name,
+      persistentLoad,
+      rebuildTensor: (ref) => {
+        const rec: TensorRecord = { shape: [...ref.shape], dtype: "float32", data: new Float32Array(0) };
+        pending.push({ ref, rec });
+        return rec;
+      },
+    });
+    const keys = unpickleAt(bytes, main.end, { name });
+    if (!Array.isArray(keys.value)) throw new UserError(`legacy torch.save: storage key list missing`, file);
+    let pos = keys.end;
+    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    for (const k of keys.value) {
+      const st = storages.get(String(k));
+      if (!st) throw new UserError(`legacy torch.save: storage ${String(k)} is not used by the object`, file);
+      if (pos + 8 > bytes.length) throw new UserError(`truncated legacy torch.save (storage ${st.key})`, file);
+      const n = Number(dv.getBigInt64(pos, !bigEndian));
+      const len = n * DTYPE_BYTES[st.dtype];
+      pos += 8;
+      if (n < 0 || pos + len > bytes.length) {
+        throw new UserError(`truncated legacy torch.save (storage ${st.key})`, file);
+      }
+      st.bytes = bytes.slice(pos, pos + len);
+      if (bigEndian && DTYPE_BYTES[st.dtype] > 1) st.bytes = byteswap(st.bytes, DTYPE_BYTES[st.dtype]);
+      pos += len;
+    }
+    for (const { ref, rec } of pending) {
+      const v = views.get(ref.storage as object);
+      if (!v) throw new UserError(`tensor refers to a storage that is not in the file`, file);
+      const t = materialise({ ...ref, storage: v.root, offset: ref.offset + v.elemOffset }, file);
+      Object.assign(rec, t);
+    }
+    return main.value;
+  } catch (e) {
+    if (e instanceof UserError) throw e;
+    throw new UserError(`cannot read legacy torch.save: ${(e as Error).message}`, file);
   }
 }
 

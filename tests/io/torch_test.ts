@@ -231,10 +231,47 @@ Deno.test("torch: strided views, storage offsets, fp16/int64/bool/fp64 storages,
   });
 });
 
+Deno.test("torch: legacy (torch < 1.6) stream with a storage view", async () => {
+  const magic = pk(0x80, 2, 0x8a, 10, Uint8Array.of(0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19), ".");
+  const version = pk(0x80, 2, "M", 0xe9, 0x03, ".");
+  const sysInfo = pk(0x80, 2, "}(", str("little_endian"), 0x88, "u.");
+  const ref = (view: Uint8Array) =>
+    pk("(", str("storage"), "ctorch\nFloatStorage\n", str("140"), str("cpu"), int(6), view, "tQ");
+  const rebuild = (pid: Uint8Array, offset: number, size: number[], stride: number[]) =>
+    pk("ctorch._utils\n_rebuild_tensor_v2\n(", pid, int(offset), tuple(size), tuple(stride), 0x89, "}tR");
+  const main = pk(
+    0x80,
+    2,
+    "}(",
+    str("w"),
+    rebuild(ref(pk("N")), 0, [3, 2], [1, 3]),
+    str("v"),
+    rebuild(ref(pk("(", str("140"), int(4), int(2), "t")), 1, [1], [1]),
+    "u.",
+  );
+  const keys = pk(0x80, 2, "](", str("140"), "e.");
+  const data = pk(
+    new Uint8Array(new BigInt64Array([6n]).buffer),
+    new Uint8Array(new Float32Array([0, 1, 2, 3, 4, 5]).buffer),
+  );
+  await withFile(pk(magic, version, sysInfo, main, keys, data), async (file) => {
+    const v = await readTorchFile(file) as Map<string, TensorRecord>;
+    assert.deepEqual(v.get("w")?.shape, [3, 2]);
+    assert.deepEqual([...v.get("w")!.data as Float32Array], [0, 3, 1, 4, 2, 5]);
+    assert.deepEqual([...v.get("v")!.data as Float32Array], [5]); // view at element 4, tensor offset 1
+    const sd = await loadStateDict(file);
+    assert.deepEqual([...sd.keys()], ["w", "v"]);
+  });
+  await withFile(pk(magic, version, sysInfo, main, keys, data.subarray(0, 20)), async (file) => {
+    await assert.rejects(() => readTorchFile(file), /truncated legacy torch\.save/);
+  });
+});
+
 Deno.test("torch: bad files give one-line UserErrors naming the file", async () => {
   const cases: [Uint8Array, RegExp][] = [
-    [new TextEncoder().encode("hello world"), /not a torch\.save zip/],
+    [new TextEncoder().encode("hello world"), /not a torch\.save file/],
     [pk(0x80, 2, 0x8a, 10), /legacy/],
+    [pk(0x80, 2, "K", 5, "."), /magic number/],
     [zipSync({ "a/other.txt": new Uint8Array(3) }), /no data\.pkl/],
     [archive("a", pk(0x80, 2, tensor("FloatStorage", "9", 4, 0, [4], [1]), "."), {}), /a\/data\/9 missing/],
     [
