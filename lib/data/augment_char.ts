@@ -60,9 +60,14 @@ export function enhanceRgba(
     for (let i = 0; i < n; i++) for (let c = 0; c < 3; c++) d[i * 4 + c] = clamp8(f.brightness * d[i * 4 + c]);
   }
   if (f.contrast !== 1) {
-    let s = 0;
-    for (let i = 0; i < n; i++) s += luma(d[i * 4], d[i * 4 + 1], d[i * 4 + 2]);
-    const mean = Math.floor(s / n + 0.5);
+    // mean grey of the character's own (alpha > 0) pixels; PIL would average the transparent ones too
+    let s = 0, m = 0;
+    for (let i = 0; i < n; i++) {
+      if (!d[i * 4 + 3]) continue;
+      s += luma(d[i * 4], d[i * 4 + 1], d[i * 4 + 2]);
+      m++;
+    }
+    const mean = Math.floor(s / Math.max(1, m) + 0.5);
     for (let i = 0; i < n; i++) {
       for (let c = 0; c < 3; c++) d[i * 4 + c] = clamp8(mean + f.contrast * (d[i * 4 + c] - mean));
     }
@@ -85,15 +90,15 @@ export function enhanceRgba(
   return { data: d, width: w, height: h, channels: 4 };
 }
 
-function cubic(t: number): [number, number, number, number] {
+/** Keys cubic (a = -0.5) weights of the 4 taps around a fractional offset t in [0, 1), into `out`. */
+function cubic(t: number, out: Float64Array): void {
   const a = -0.5;
-  const w = (x: number) => {
-    x = Math.abs(x);
-    if (x < 1) return ((a + 2) * x - (a + 3)) * x * x + 1;
-    if (x < 2) return (((x - 5) * x + 8) * x - 4) * a;
-    return 0;
-  };
-  return [w(t + 1), w(t), w(1 - t), w(2 - t)];
+  const far = (x: number) => (((x - 5) * x + 8) * x - 4) * a; // 1 <= x < 2
+  const near = (x: number) => ((a + 2) * x - (a + 3)) * x * x + 1; // 0 <= x < 1
+  out[0] = far(t + 1);
+  out[1] = near(t);
+  out[2] = near(1 - t);
+  out[3] = far(2 - t);
 }
 
 /**
@@ -120,7 +125,7 @@ export function warpRgba(img: RawImage, scale: number, deg: number): RawImage {
     pm[i * 4 + 3] = data[i * 4 + 3];
   }
   const inv = 1 / scale;
-  const acc = [0, 0, 0, 0];
+  const wx = new Float64Array(4), wy = new Float64Array(4);
   for (let v = 0; v < oh; v++) {
     const oy = v + 0.5 - oh / 2;
     for (let u = 0; u < ow; u++) {
@@ -130,12 +135,9 @@ export function warpRgba(img: RawImage, scale: number, deg: number): RawImage {
       const y = (s * ox + c * oy) * inv + sh / 2 - 0.5;
       if (x < -2 || y < -2 || x > sw + 1 || y > sh + 1) continue;
       const x0 = Math.floor(x), y0 = Math.floor(y);
-      const wx = cubic(x - x0), wy = cubic(y - y0);
-      acc[0] =
-        acc[1] =
-        acc[2] =
-        acc[3] =
-          0;
+      cubic(x - x0, wx);
+      cubic(y - y0, wy);
+      let r = 0, g = 0, b = 0, a = 0;
       for (let j = 0; j < 4; j++) {
         const yy = y0 - 1 + j;
         if (yy < 0 || yy >= sh || wy[j] === 0) continue;
@@ -144,19 +146,18 @@ export function warpRgba(img: RawImage, scale: number, deg: number): RawImage {
           if (xx < 0 || xx >= sw) continue;
           const wgt = wx[i] * wy[j];
           const p = (yy * sw + xx) * 4;
-          acc[0] += wgt * pm[p];
-          acc[1] += wgt * pm[p + 1];
-          acc[2] += wgt * pm[p + 2];
-          acc[3] += wgt * pm[p + 3];
+          r += wgt * pm[p];
+          g += wgt * pm[p + 1];
+          b += wgt * pm[p + 2];
+          a += wgt * pm[p + 3];
         }
       }
-      const a = acc[3];
       if (a <= 0.5) continue;
       const q = (v * ow + u) * 4;
       const k = 255 / a;
-      out[q] = clamp8(acc[0] * k);
-      out[q + 1] = clamp8(acc[1] * k);
-      out[q + 2] = clamp8(acc[2] * k);
+      out[q] = clamp8(r * k);
+      out[q + 1] = clamp8(g * k);
+      out[q + 2] = clamp8(b * k);
       out[q + 3] = clamp8(a);
     }
   }

@@ -287,60 +287,74 @@ export interface PolygonGroup {
 
 /** The parts of a mask (raster order of their first pixel) with outer and hole contours (see maskToPolygonsWithHoles). */
 export function maskToPolygonGroups(mask: Uint8Array, h: number, w: number): PolygonGroup[] {
-  const W = w + 2, H = h + 2;
-  const img = new Uint8Array(W * H);
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) if (mask[y * w + x]) img[(y + 1) * W + x + 1] = 1;
+  // work inside the mask's bounding box (plus a one-pixel frame): the cost follows the instance, not the image
+  const box = maskBox(mask, h, w);
+  if (!box) return [];
+  const [bx, by, bx2, by2] = box;
+  const bw = bx2 - bx, bh = by2 - by;
+  const W = bw + 2, H = bh + 2, N = W * H;
+  const img = new Uint8Array(N);
+  for (let y = 0; y < bh; y++) {
+    const row = (y + by) * w + bx;
+    for (let x = 0; x < bw; x++) if (mask[row + x]) img[(y + 1) * W + x + 1] = 1;
   }
+  const stack = new Int32Array(N);
   // part labels (8-connected foreground)
-  const part = new Int32Array(W * H).fill(-1);
+  const part = new Int32Array(N).fill(-1);
   const starts: number[] = [];
   const areas: number[] = [];
-  for (let p = 0; p < W * H; p++) {
+  const nb8 = DX.map((dx, d) => dx + DY[d] * W);
+  for (let p = 0; p < N; p++) {
     if (!img[p] || part[p] >= 0) continue;
     const id = starts.length;
     starts.push(p);
     part[p] = id;
-    const st = [p];
-    let area = 0;
-    while (st.length) {
-      const q = st.pop()!;
+    let top = 0, area = 0;
+    stack[top++] = p;
+    while (top) {
+      const q = stack[--top];
       area++;
       for (let d = 0; d < 8; d++) {
-        const r = q + DX[d] + DY[d] * W;
+        const r = q + nb8[d];
         if (img[r] && part[r] < 0) {
           part[r] = id;
-          st.push(r);
+          stack[top++] = r;
         }
       }
     }
     areas.push(area);
   }
-  // background components (4-connected); the one holding the frame corner is the outside
-  const bgc = new Int32Array(W * H).fill(-1);
+  // background components (4-connected); the first one (holding the frame) is the outside
+  const bgc = new Int32Array(N).fill(-1);
   const holes: number[][] = starts.map(() => []);
   let nb = 0;
-  for (let p = 0; p < W * H; p++) {
+  for (let p = 0; p < N; p++) {
     if (img[p] || bgc[p] >= 0) continue;
     const id = nb++;
     bgc[p] = id;
-    const st = [p];
-    while (st.length) {
-      const q = st.pop()!;
+    let top = 0;
+    stack[top++] = p;
+    while (top) {
+      const q = stack[--top];
       const x = q % W;
-      for (const r of [x > 0 ? q - 1 : -1, x < W - 1 ? q + 1 : -1, q - W, q + W]) {
-        if (r >= 0 && r < W * H && !img[r] && bgc[r] < 0) {
-          bgc[r] = id;
-          st.push(r);
-        }
-      }
+      if (x > 0 && !img[q - 1] && bgc[q - 1] < 0) (bgc[q - 1] = id, stack[top++] = q - 1);
+      if (x < W - 1 && !img[q + 1] && bgc[q + 1] < 0) (bgc[q + 1] = id, stack[top++] = q + 1);
+      if (q >= W && !img[q - W] && bgc[q - W] < 0) (bgc[q - W] = id, stack[top++] = q - W);
+      if (q + W < N && !img[q + W] && bgc[q + W] < 0) (bgc[q + W] = id, stack[top++] = q + W);
     }
     // p is the hole's first pixel in raster order: its left neighbour is the border's start pixel
     if (id > 0) holes[part[p - 1]].push(p - 1);
   }
+  const shift = (c: Float32Array) => {
+    for (let i = 0; i < c.length; i += 2) {
+      c[i] += bx;
+      c[i + 1] += by;
+    }
+    return c;
+  };
   return starts.map((p, id) => ({
-    outer: traceOuter(img, W, p % W, Math.floor(p / W)),
-    holes: holes[id].map((q) => traceOuter(img, W, q % W, Math.floor(q / W), true)),
+    outer: shift(traceOuter(img, W, p % W, Math.floor(p / W))),
+    holes: holes[id].map((q) => shift(traceOuter(img, W, q % W, Math.floor(q / W), true))),
     area: areas[id],
   }));
 }

@@ -68,3 +68,25 @@ export function makeRng(seed: number, stream = 0): Rng {
   };
   return rng;
 }
+
+let normalTable: Float32Array | null = null;
+
+/**
+ * Add Gaussian noise N(0, sigma) to `values` in place, fast: standard normals come from a fixed table of 65536
+ * Box-Muller samples (seeded once, the same in every worker) indexed by a xorshift stream seeded from `rng`.
+ */
+export function addGaussianNoise(values: Float32Array, sigma: number, rng: Rng): void {
+  if (!normalTable) {
+    const r = makeRng(0x5eed, 0x6e6f);
+    normalTable = new Float32Array(65536);
+    for (let i = 0; i < normalTable.length; i++) normalTable[i] = r.normal();
+  }
+  const t = normalTable;
+  let x = (Math.floor(rng.next() * 4294967296) | 1) >>> 0;
+  for (let i = 0; i < values.length; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    values[i] += sigma * t[(x >>> 8) & 0xffff];
+  }
+}

@@ -7,7 +7,7 @@
  */
 import * as path from "node:path";
 import sharp from "sharp";
-import { makeRng, type Rng } from "./rng.ts";
+import { addGaussianNoise, makeRng, type Rng } from "./rng.ts";
 import { cropRgba, enhanceRgba, flipRgba, warpRgba } from "./augment_char.ts";
 import { type RawImage } from "./image_io.ts";
 import { loadBackground, loadForeground, readSkytnt } from "./skytnt.ts";
@@ -144,14 +144,16 @@ export function augmentCharacter(fg: RawImage, cfg: SynthConfig, rng: Rng): RawI
     img = cropRgba(img, rng.int(0, img.width - cw), rng.int(0, img.height - ch), cw, ch);
   }
   if (cfg.flipP > 0 && rng.chance(cfg.flipP)) img = flipRgba(img);
+  const base = (cfg.baseSize * cfg.imgsz) / Math.max(img.width, img.height);
+  const scale = base * rng.uniform(cfg.scaleMin, cfg.scaleMax);
+  const deg = cfg.rotateMax > cfg.rotateMin ? rng.uniform(cfg.rotateMin, cfg.rotateMax) : cfg.rotateMin;
+  img = warpRgba(img, scale, deg);
+  // colour changes after the warp: the same pixels at the size they are pasted, far cheaper than at source size
   if (cfg.enhanceMin !== 1 || cfg.enhanceMax !== 1) {
     const u = () => rng.uniform(cfg.enhanceMin, cfg.enhanceMax);
     img = enhanceRgba(img, { color: u(), brightness: u(), contrast: u(), sharpness: u() });
   }
-  const base = (cfg.baseSize * cfg.imgsz) / Math.max(img.width, img.height);
-  const scale = base * rng.uniform(cfg.scaleMin, cfg.scaleMax);
-  const deg = cfg.rotateMax > cfg.rotateMin ? rng.uniform(cfg.rotateMin, cfg.rotateMax) : cfg.rotateMin;
-  return warpRgba(img, scale, deg);
+  return img;
 }
 
 /**
@@ -212,9 +214,10 @@ export async function composeImage(
     placed.push({ fgIndex, area, visible: vis });
   }
   const sigma = cfg.noiseMax > 0 ? rng.uniform(0, cfg.noiseMax) : 0;
+  if (sigma > 0) addGaussianNoise(rgb, sigma, rng);
   const out = new Uint8Array(s * s * 3);
   for (let i = 0; i < out.length; i++) {
-    const v = rgb[i] + (sigma > 0 ? rng.normal(0, sigma) : 0);
+    const v = rgb[i];
     out[i] = v < 0 ? 0 : v > 255 ? 255 : Math.round(v);
   }
   const instances: Composed["instances"] = [];
