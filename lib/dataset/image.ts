@@ -36,8 +36,13 @@ export async function decodeImageFile(file: string): Promise<RgbImage> {
 
 const COEF_BITS = 11, COEF_SCALE = 1 << COEF_BITS;
 
+function cvRound(v: number): number {
+  const r = Math.round(v);
+  return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
 function linearTaps(src: number, dst: number): { i0: Int32Array; w0: Int32Array; w1: Int32Array } {
-  const scale = src / dst;
+  const scale = 1 / (dst / src); // OpenCV: scale_x = 1 / inv_scale_x
   const i0 = new Int32Array(dst), w0 = new Int32Array(dst), w1 = new Int32Array(dst);
   for (let d = 0; d < dst; d++) {
     let f = Math.fround((d + 0.5) * scale - 0.5);
@@ -46,15 +51,17 @@ function linearTaps(src: number, dst: number): { i0: Int32Array; w0: Int32Array;
     if (s < 0) f = 0, s = 0;
     if (s >= src - 1) f = 0, s = src - 1;
     i0[d] = s;
-    w1[d] = Math.round(f * COEF_SCALE);
-    w0[d] = Math.round((1 - f) * COEF_SCALE);
+    w0[d] = cvRound(Math.fround(1 - f) * COEF_SCALE);
+    w1[d] = cvRound(f * COEF_SCALE);
   }
   return { i0, w0, w1 };
 }
 
 /**
  * Resize an HWC uint8 image with c channels to [nh, nw] like OpenCV `INTER_LINEAR` (half-pixel centres, 11-bit
- * fixed-point weights, no antialias). Identity when the size is unchanged.
+ * fixed-point weights, no antialias), bit for bit with OpenCV's x86 build: the vertical pass rounds as its 128-bit
+ * SIMD kernel (`VResizeLinearVec_32s8u`) on the first multiple-of-8 elements of each row and as the scalar
+ * `FixedPtCast` on the rest. Identity when the size is unchanged.
  */
 export function resizeLinearU8(src: Uint8Array, h: number, w: number, c: number, nh: number, nw: number): Uint8Array {
   if (nh === h && nw === w) return src.slice();
@@ -74,8 +81,13 @@ export function resizeLinearU8(src: Uint8Array, h: number, w: number, c: number,
     const s = ty.i0[y], s1 = Math.min(s + 1, h - 1);
     hresize(s, rowA);
     hresize(s1, rowB);
-    const b0 = ty.w0[y], b1 = ty.w1[y], o = y * nw * c;
-    for (let i = 0; i < nw * c; i++) {
+    const b0 = ty.w0[y], b1 = ty.w1[y], o = y * nw * c, width = nw * c, simd = width - (width % 8);
+    for (let i = 0; i < simd; i++) {
+      const v = (((rowA[i] >> 4) * b0) >> 16) + (((rowB[i] >> 4) * b1) >> 16);
+      const r = (v + 2) >> 2;
+      out[o + i] = r < 0 ? 0 : r > 255 ? 255 : r;
+    }
+    for (let i = simd; i < width; i++) {
       const v = (rowA[i] * b0 + rowB[i] * b1 + (1 << 21)) >> 22;
       out[o + i] = v < 0 ? 0 : v > 255 ? 255 : v;
     }

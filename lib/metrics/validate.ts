@@ -143,31 +143,31 @@ export function nativeMasks(
     return { i0, i1, f };
   };
   const tx = taps(mw, ow, sx, padX), ty = taps(mh, oh, sy, padY);
-  const logits = new Float32Array(mh * mw), done = new Uint8Array(mh * mw);
+  const logits = new Float32Array(mh * mw);
   for (let i = 0; i < n; i++) {
     const xa = Math.max(0, Math.ceil(boxes[i * 4])), xb = Math.min(ow, Math.ceil(boxes[i * 4 + 2]));
     const ya = Math.max(0, Math.ceil(boxes[i * 4 + 1])), yb = Math.min(oh, Math.ceil(boxes[i * 4 + 3]));
     if (xb <= xa || yb <= ya) continue;
-    done.fill(0);
-    const at = (y: number, x: number) => {
-      const p = y * mw + x;
-      if (!done[p]) {
+    // logits of the proto pixels this box reads
+    const r0 = ty.i0[ya], r1 = ty.i1[yb - 1], c0 = tx.i0[xa], c1 = tx.i1[xb - 1];
+    const co = i * nm;
+    for (let y = r0; y <= r1; y++) {
+      for (let x = c0; x <= c1; x++) {
+        const q = (y * mw + x) * nm;
         let s = 0;
-        const q = p * nm, co = i * nm;
         for (let k = 0; k < nm; k++) s += coefs[co + k] * data[q + k];
-        logits[p] = s;
-        done[p] = 1;
+        logits[y * mw + x] = s;
       }
-      return logits[p];
-    };
+    }
     const m = out.subarray(i * oh * ow, (i + 1) * oh * ow);
     for (let y = ya; y < yb; y++) {
-      const r0 = ty.i0[y], r1 = ty.i1[y], fy = ty.f[y];
+      const a0 = ty.i0[y] * mw, a1 = ty.i1[y] * mw, fy = ty.f[y], gy = 1 - fy;
+      const row = y * ow;
       for (let x = xa; x < xb; x++) {
-        const c0 = tx.i0[x], c1 = tx.i1[x], fx = tx.f[x];
-        const top = at(r0, c0) * (1 - fx) + at(r0, c1) * fx;
-        const bot = at(r1, c0) * (1 - fx) + at(r1, c1) * fx;
-        if (top * (1 - fy) + bot * fy > 0) m[y * ow + x] = 1;
+        const u0 = tx.i0[x], u1 = tx.i1[x], fx = tx.f[x], gx = 1 - fx;
+        const v = (logits[a0 + u0] * gx + logits[a0 + u1] * fx) * gy +
+          (logits[a1 + u0] * gx + logits[a1 + u1] * fx) * fy;
+        if (v > 0) m[row + x] = 1;
       }
     }
   }
