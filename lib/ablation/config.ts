@@ -60,8 +60,6 @@ export interface AblationConfig {
     batch: number;
     /** wall-clock budget per training run, minutes (0 = none) */
     maxMinutes: number;
-    /** width multiplier override for a lighter model (1 = the scale's own) */
-    widthMultiple: number;
     /** extra trainer arguments (ultralytics names) */
     extra: Record<string, string | number | boolean>;
   };
@@ -93,7 +91,8 @@ export const PRESETS: Record<"demo" | "study", AblationConfig> = {
     seeds: [0, 1],
     model: { scale: "n", weights: null, personClass: 0, initClsFromPerson: true },
     data: { src: null, seed: 0, nTrain: 48, nTest: 16, imgsz: 192, cocoPerson: null, test: null },
-    train: { epochs: 6, imgsz: 160, batch: 8, maxMinutes: 1.5, widthMultiple: 0.25, extra: {} },
+    // small sets: one optimiser step per batch (nbs = batch) and no 100-iteration warmup, or nothing is learned
+    train: { epochs: 30, imgsz: 160, batch: 8, maxMinutes: 2.5, extra: { nbs: 8, warmupEpochs: 0 } },
     eval: { imgsz: 160, conf: 0.001, iou: 0.7, masks: "native" },
     refine: ["none", "vote", "box"],
     sam: null,
@@ -105,7 +104,7 @@ export const PRESETS: Record<"demo" | "study", AblationConfig> = {
     seeds: [0, 1, 2],
     model: { scale: "m", weights: "yolov8m-seg.pt", personClass: 0, initClsFromPerson: true },
     data: { src: "data/skytnt", seed: 0, nTrain: 10000, nTest: 500, imgsz: 640, cocoPerson: null, test: null },
-    train: { epochs: 100, imgsz: 640, batch: -1, maxMinutes: 0, widthMultiple: 1, extra: {} },
+    train: { epochs: 100, imgsz: 640, batch: -1, maxMinutes: 0, extra: {} },
     eval: { imgsz: 640, conf: 0.001, iou: 0.7, masks: "native" },
     refine: ["none", "vote", "box"],
     sam: "sam_vit_l",

@@ -26,7 +26,7 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
 export const QUICK_OVERRIDES = {
   seeds: [0, 1],
   data: { nTrain: 8, nTest: 4, imgsz: 96 },
-  train: { epochs: 1, imgsz: 64, batch: 4, maxMinutes: 0.5 },
+  train: { epochs: 1, imgsz: 64, batch: 4, maxMinutes: 0.5, extra: { nbs: 4, warmupEpochs: 0 } },
   eval: { imgsz: 64 },
 };
 
@@ -47,6 +47,7 @@ export function ablationOverrides(o: Record<string, unknown>): Record<string, un
   if (o.weights !== undefined) over.model = { weights: o.weights };
   if (o.sam !== undefined) over.sam = o.sam;
   if (o.name !== undefined) over.name = o.name;
+  else if (o.quick) over.name = "demo-quick";
   return over;
 }
 

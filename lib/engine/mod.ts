@@ -47,7 +47,16 @@ export function onnxCacheDir(): string {
   return path.join(base, "onnx");
 }
 
-async function fileHash(file: string): Promise<string> {
+async function fileHash(spec: string): Promise<string> {
+  // a project checkpoint is named without its extension
+  let file = spec;
+  for (const cand of [spec, `${spec}.safetensors`]) {
+    try {
+      await Deno.stat(cand);
+      file = cand;
+      break;
+    } catch { /* next */ }
+  }
   try {
     const st = await Deno.stat(file);
     if (st.isDirectory) {
@@ -72,9 +81,14 @@ export async function onnxCachePath(spec: string, imgsz: [number, number], nc: n
   }-nc${nc}.onnx`;
   const inProject = abs.startsWith(ROOT + path.sep) && !abs.startsWith(path.join(ROOT, "node_modules"));
   let dir = onnxCacheDir();
-  try {
-    if (inProject && (await Deno.stat(abs)).isFile) dir = path.dirname(abs);
-  } catch { /* not a file: cache folder */ }
+  for (const cand of [abs, `${abs}.safetensors`]) {
+    try {
+      if (inProject && (await Deno.stat(cand)).isFile) {
+        dir = path.dirname(cand);
+        break;
+      }
+    } catch { /* not a file: cache folder */ }
+  }
   return path.join(dir, key);
 }
 
