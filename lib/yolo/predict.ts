@@ -5,6 +5,7 @@
  * object with the `SegModel` shape (the tfjs `YoloSegModel`); everything after the forward is plain typed arrays.
  */
 import { tf } from "../backend/mod.ts";
+import { letterbox, type RgbImage } from "../image/mod.ts";
 import {
   type Detections,
   nonMaxSuppression,
@@ -15,12 +16,7 @@ import {
   scaleBoxes,
 } from "./postprocess.ts";
 
-/** A decoded image: HWC RGB uint8. */
-export interface RgbImage {
-  data: Uint8Array;
-  height: number;
-  width: number;
-}
+export type { RgbImage };
 
 /** What predict needs from a model (`YoloSegModel` satisfies it). */
 export interface SegModel {
@@ -65,59 +61,6 @@ export interface Prediction {
   inputHW: [number, number];
   /** time per stage for this image's batch, ms, divided by the batch size */
   speed: { preprocess: number; inference: number; postprocess: number };
-}
-
-/** Letterbox geometry and output, as ultralytics `LetterBox` (RGB HWC uint8). */
-export interface Letterboxed {
-  image: RgbImage;
-  ratio: number;
-  top: number;
-  left: number;
-}
-
-function pyRound(v: number): number {
-  const r = Math.round(v);
-  const e = (Math.abs(v % 1) === 0.5 && r % 2 !== 0) ? r - 1 : r;
-  return e === 0 ? 0 : e; // no -0
-}
-
-/**
- * ultralytics `LetterBox(new_shape, auto, stride=32, scaleup=True, center=True)` with pad value 114.
- * Resizing is half-pixel bilinear without antialias (OpenCV INTER_LINEAR, within 1 grey level).
- */
-export function letterbox(img: RgbImage, newHW: [number, number], auto: boolean, stride = 32): Letterboxed {
-  const { height: h, width: w } = img;
-  const r = Math.min(newHW[0] / h, newHW[1] / w);
-  const nw = pyRound(w * r), nh = pyRound(h * r);
-  let dw = newHW[1] - nw, dh = newHW[0] - nh;
-  if (auto) dw = dw % stride, dh = dh % stride;
-  dw /= 2, dh /= 2;
-  const top = pyRound(dh - 0.1), bottom = pyRound(dh + 0.1);
-  const left = pyRound(dw - 0.1), right = pyRound(dw + 0.1);
-  const H = nh + top + bottom, W = nw + left + right;
-  const out = new Uint8Array(H * W * 3).fill(114);
-  const sx = w / nw, sy = h / nh;
-  const x0 = new Int32Array(nw), x1 = new Int32Array(nw), fx = new Float32Array(nw);
-  for (let x = 0; x < nw; x++) {
-    const s = Math.max((x + 0.5) * sx - 0.5, 0);
-    const i = Math.min(Math.floor(s), w - 1);
-    x0[x] = i, x1[x] = Math.min(i + 1, w - 1), fx[x] = s - i;
-  }
-  for (let y = 0; y < nh; y++) {
-    const s = Math.max((y + 0.5) * sy - 0.5, 0);
-    const i0 = Math.min(Math.floor(s), h - 1), i1 = Math.min(i0 + 1, h - 1), fy = s - i0;
-    const r0 = i0 * w * 3, r1 = i1 * w * 3;
-    const o = ((y + top) * W + left) * 3;
-    for (let x = 0; x < nw; x++) {
-      const a = x0[x] * 3, b = x1[x] * 3, f = fx[x];
-      for (let c = 0; c < 3; c++) {
-        const top_ = img.data[r0 + a + c] + (img.data[r0 + b + c] - img.data[r0 + a + c]) * f;
-        const bot = img.data[r1 + a + c] + (img.data[r1 + b + c] - img.data[r1 + a + c]) * f;
-        out[o + x * 3 + c] = Math.round(top_ + (bot - top_) * fy);
-      }
-    }
-  }
-  return { image: { data: out, height: H, width: W }, ratio: r, top, left };
 }
 
 /** Round the requested size up to a multiple of the stride, as ultralytics `check_imgsz`. */
@@ -203,7 +146,7 @@ export async function predict(model: SegModel, images: RgbImage[], opts: Predict
     const chunk = images.slice(s, s + bs);
     const t0 = performance.now();
     const same = chunk.every((im) => im.height === chunk[0].height && im.width === chunk[0].width);
-    const lbs = chunk.map((im) => letterbox(im, imgsz, same));
+    const lbs = chunk.map((im) => letterbox(im, { newShape: imgsz, auto: same, stride: 32 }));
     const H = lbs[0].image.height, W = lbs[0].image.width;
     const x = new Float32Array(chunk.length * H * W * 3);
     lbs.forEach((lb, b) => {

@@ -353,29 +353,75 @@ function chwToHwc(x: Float32Array, B: number, H: number, W: number): Float32Arra
   return out;
 }
 
-/** End-to-end comparison: matched detections within 0.1 px / 3e-4; near-threshold differences reported, not failed. */
+interface Row {
+  box: ArrayLike<number>;
+  conf: number;
+  cls: number;
+}
+
+function boxIou(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  const iw = Math.max(0, Math.min(a[2], b[2]) - Math.max(a[0], b[0]));
+  const ih = Math.max(0, Math.min(a[3], b[3]) - Math.max(a[1], b[1]));
+  const inter = iw * ih;
+  const u = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter;
+  return u > 0 ? inter / u : 0;
+}
+
+/**
+ * End-to-end comparison (README tolerances): detections are matched by class and box (<= 0.1 px); matched ones must
+ * agree within 0.1 px / 3e-4. A detection present on one side only is legitimate when its score is within 3e-4 of
+ * conf_thres or of the max_det cut, or when a same-class overlapping competitor has a score within 3e-4 or an IoU
+ * within 1e-4 of iou_thres (NMS decided by float noise): those are reported, not failed.
+ */
 function e2eCompare(name: string, d: Detections, ref: NpyArray, v: Variant): CaseResult {
   const cols = ref.shape[1];
   const r = ref.data as Float32Array;
-  const nRef = ref.shape[0];
-  const n = Math.min(d.n, nRef);
-  let boxErr = 0, confErr = 0, clsBad = 0, near = 0;
-  const nearThr = (s: number) => Math.abs(s - v.conf_thres) <= 3e-4;
-  for (let i = 0; i < n; i++) {
-    for (let q = 0; q < 4; q++) boxErr = Math.max(boxErr, Math.abs(d.boxes[i * 4 + q] - r[i * cols + q]));
-    confErr = Math.max(confErr, Math.abs(d.conf[i] - r[i * cols + 4]));
-    if (d.cls[i] !== r[i * cols + 5]) clsBad++;
+  const refRows: Row[] = [];
+  for (let i = 0; i < ref.shape[0]; i++) {
+    refRows.push({ box: r.subarray(i * cols, i * cols + 4), conf: r[i * cols + 4], cls: r[i * cols + 5] });
   }
-  for (let i = n; i < nRef; i++) if (nearThr(r[i * cols + 4])) near++;
-  for (let i = n; i < d.n; i++) if (nearThr(d.conf[i])) near++;
-  const countOk = d.n === nRef;
-  const ok = countOk && clsBad === 0 && boxErr <= 0.1 && confErr <= 3e-4;
-  const detail = `n=${d.n} ref=${nRef} box=${fmt(boxErr)}px conf=${fmt(confErr)} cls_mismatch=${clsBad}` +
-    (near ? ` near_threshold=${near}` : "");
-  // order/class swaps between candidates whose scores are within 3e-4 are legitimate: report, do not fail
-  if (!ok && (confErr <= 3e-4 + 1e-3 || near > 0)) {
-    return { name, verdict: "PASS", detail: `${detail} (near-threshold differences, reported)` };
-  }
+  const ours: Row[] = [];
+  for (let i = 0; i < d.n; i++) ours.push({ box: d.boxes.subarray(i * 4, i * 4 + 4), conf: d.conf[i], cls: d.cls[i] });
+  const used = new Uint8Array(ours.length);
+  let boxErr = 0, confErr = 0, orderSwaps = 0;
+  const onlyRef: Row[] = [];
+  refRows.forEach((g, gi) => {
+    let best = -1, bestErr = Infinity;
+    for (let i = 0; i < ours.length; i++) {
+      if (used[i] || ours[i].cls !== g.cls) continue;
+      const e = maxAbs(ours[i].box, g.box);
+      if (e < bestErr) best = i, bestErr = e;
+    }
+    if (best < 0 || bestErr > 0.1) {
+      onlyRef.push(g);
+      return;
+    }
+    used[best] = 1;
+    if (best !== gi) orderSwaps++;
+    boxErr = Math.max(boxErr, bestErr);
+    confErr = Math.max(confErr, Math.abs(ours[best].conf - g.conf));
+  });
+  const onlyOurs = ours.filter((_, i) => !used[i]);
+  const all = [...refRows, ...ours];
+  const cut = Math.min(
+    refRows.length ? refRows[refRows.length - 1].conf : 1,
+    ours.length ? ours[ours.length - 1].conf : 1,
+  );
+  const atCut = refRows.length >= v.max_det || ours.length >= v.max_det;
+  const near = (x: Row) =>
+    Math.abs(x.conf - v.conf_thres) <= 3e-4 || (atCut && Math.abs(x.conf - cut) <= 3e-4) ||
+    all.some((y) => {
+      if (y === x || y.cls !== x.cls) return false;
+      const iou = boxIou(x.box, y.box);
+      return Math.abs(iou - v.iou_thres) <= 1e-4 || (iou > v.iou_thres - 1e-4 && Math.abs(y.conf - x.conf) <= 3e-4);
+    });
+  const unexplained = [...onlyRef, ...onlyOurs].filter((x) => !near(x)).length;
+  const nearCount = onlyRef.length + onlyOurs.length - unexplained;
+  const ok = unexplained === 0 && boxErr <= 0.1 && confErr <= 3e-4;
+  const detail = `n=${d.n} ref=${refRows.length} matched=${refRows.length - onlyRef.length} box=${fmt(boxErr)}px ` +
+    `conf=${fmt(confErr)} (tol 0.1px, 3e-4)` + (orderSwaps ? ` reordered=${orderSwaps}` : "") +
+    (nearCount ? ` near-threshold differences=${nearCount} (reported)` : "") +
+    (unexplained ? ` UNEXPLAINED=${unexplained}` : "");
   return { name, verdict: ok ? "PASS" : "FAIL", detail };
 }
 
