@@ -471,7 +471,27 @@ export async function synthesize(job: SynthJob): Promise<SynthResult> {
   if (lay.fg.length === 0 || lay.bg.length === 0) throw new UserError("needs fg/ and bg/ images", job.src);
   const lists = { fg: lay.fg, bg: lay.bg };
   await Deno.mkdir(path.join(job.out, ".parts"), { recursive: true });
-  await writeFileAtomic(path.join(job.out, ".parts", "job.json"), JSON.stringify({ ...job, onProgress: undefined }));
+  // resume only the same job: a folder made with another seed, source or config is refused, not mixed
+  const jobFile = path.join(job.out, ".parts", "job.json");
+  const identity = JSON.stringify({
+    src: path.resolve(job.src),
+    seed: job.seed,
+    config: job.config,
+    split: job.split ?? "train",
+    prefix: job.prefix ?? "synth",
+  });
+  try {
+    const old = (await Deno.readTextFile(jobFile)).trim();
+    if (old !== identity) {
+      throw new UserError(
+        "holds a different synthesis job (seed, source or config); use another out= or delete it",
+        job.out,
+      );
+    }
+  } catch (e) {
+    if (e instanceof UserError) throw e;
+  }
+  await writeFileAtomic(jobFile, identity + "\n");
   const todo = pendingIndices(job);
   const resumed = job.n - todo.length;
   let done = resumed;

@@ -87,6 +87,11 @@ Deno.test({
       Deno.readFileSync(path.join(a, "images/train/synth_000002.jpg")),
       Deno.readFileSync(path.join(b, "images/train/synth_000002.jpg")),
     );
+    // the same folder with another seed is refused rather than mixed
+    await assert.rejects(
+      () => synthesize({ src: fixture(SKY), out: b, n: 4, seed: 99, config }),
+      /different synthesis job/,
+    );
     // a different seed gives different pixels
     const c = Deno.makeTempDirSync();
     await synthesize({ src: fixture(SKY), out: c, n: 1, seed: 6, config });
