@@ -60,7 +60,10 @@ export interface SynthConfig {
   quality: number;
 }
 
-/** The study's set (b) "reinforced" defaults. */
+/**
+ * The study's set (b) "reinforced" defaults, as issue #3 lists them. `baseSize` (a character's longer side before the
+ * random 0.5-1.5 scale, as a fraction of the image side) is not stated by the study; 0.5 is this project's choice.
+ */
 export const REINFORCED_DEFAULTS: SynthConfig = {
   mode: "reinforced",
   labels: "instances",
@@ -88,7 +91,11 @@ export const REINFORCED_DEFAULTS: SynthConfig = {
   quality: 95,
 };
 
-/** The study's set (a) "simple" defaults: one character, pasted whole, no augmentation, no noise. */
+/**
+ * The study's set (a) "simple": one character on one background. The study fixes only that; the rest is this
+ * project's choice: pasted whole, longer side 0.4-0.8 of the image, flipped with p = 0.5, no rotation, colour change
+ * or noise.
+ */
 export const SIMPLE_DEFAULTS: SynthConfig = {
   ...REINFORCED_DEFAULTS,
   mode: "simple",
