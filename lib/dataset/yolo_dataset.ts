@@ -11,6 +11,7 @@ import { rasterizePolygons } from "../data/mask.ts";
 import { argsortQuick } from "../metrics/npsort.ts";
 import { UserError } from "../util/errors.ts";
 import { applyLetterbox, decodeImageFile, letterboxGeometry, resizeLinearU8, type RgbImage } from "./image.ts";
+import { resizeLinear } from "../image/mod.ts";
 import { type ImageLabels, labelsFromItem } from "./labels.ts";
 
 const f32 = Math.fround;
@@ -106,8 +107,7 @@ export async function loadImage(file: string, imgsz: number): Promise<LoadedImag
   const r = imgsz / Math.max(h0, w0);
   if (r === 1) return { img: im, oriHW: [h0, w0], resizedHW: [h0, w0] };
   const w = Math.min(Math.ceil(w0 * r), imgsz), h = Math.min(Math.ceil(h0 * r), imgsz);
-  const data = resizeLinearU8(im.data, h0, w0, 3, h, w);
-  return { img: { data, height: h, width: w }, oriHW: [h0, w0], resizedHW: [h, w] };
+  return { img: resizeLinear({ ...im, channels: 3 as const }, h, w), oriHW: [h0, w0], resizedHW: [h, w] };
 }
 
 /** Image size [h, w] from the header (EXIF orientation applied), as ultralytics' `exif_size`. */

@@ -205,7 +205,7 @@ export async function writeValReport(
       const w = worst[i];
       const img = await decodeImageFile(w.imageFile);
       const imgsz = opts.dataset.opts.imgsz;
-      let [p] = await predict(opts.model, [{ data: img.data, height: img.height, width: img.width }], {
+      let [p] = await predict(opts.model, [{ ...img, channels: 3 as const }], {
         imgsz,
         conf: 0.25,
         retinaMasks: true,
