@@ -7,6 +7,7 @@
  */
 import * as path from "node:path";
 import { writeJsonAtomic } from "../io/atomic.ts";
+import { readJsonOrNull } from "../util/fs.ts";
 import type { AblationConfig, RefineMethod, VariantSpec } from "./config.ts";
 import { type BoxMask, type RunResult, type SummaryRow, writeSummary } from "./summary.ts";
 
@@ -61,14 +62,6 @@ function slug(s: string): string {
   return s.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "");
 }
 
-async function readJson<T>(file: string): Promise<T | null> {
-  try {
-    return JSON.parse(await Deno.readTextFile(file)) as T;
-  } catch {
-    return null;
-  }
-}
-
 function dataFor(v: VariantSpec, d: DatasetPaths): string | null {
   if (v.kind === "simple") return d.simple;
   if (v.kind === "reinforced") return d.reinforced;
@@ -101,7 +94,7 @@ export async function runAblation(
       // the evaluation of each refinement method is its own result file
       const pending: RefineMethod[] = [];
       for (const r of cfg.refine) {
-        const done = await readJson<RunResult>(path.join(runDir, `result-${r}.json`));
+        const done = await readJsonOrNull<RunResult>(path.join(runDir, `result-${r}.json`));
         if (done) results.push(done);
         else pending.push(r);
       }

@@ -6,17 +6,9 @@
 import * as path from "node:path";
 import { train } from "../train/trainer.ts";
 import { writeJsonAtomic } from "../io/atomic.ts";
+import { exists } from "../util/fs.ts";
 import type { AblationConfig } from "./config.ts";
 import type { TrainOutcome } from "./runner.ts";
-
-async function exists(p: string): Promise<boolean> {
-  try {
-    await Deno.stat(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Train (or resume, or reuse) one ablation run in `runDir`. */
 export async function trainForAblation(a: {
