@@ -215,10 +215,10 @@ export const command: Command = {
   animeseg data stats data=runs/data/reinforced/data.yaml
   animeseg data fetch skytnt out=data/skytnt       (several GB from the SkyTNT dataset hub)
   animeseg data fetch coco-person out=data/coco_person limit=500`,
-  run(a: ParsedArgs): Promise<number> {
+  async run(a: ParsedArgs): Promise<number> {
     const sub = a.positional[0];
     const f = sub ? SUBS[sub] : undefined;
     if (!f) throw new UserError(`data: unknown or missing subcommand '${sub ?? ""}' (${Object.keys(SUBS).join(", ")})`);
-    return f(a);
+    return await f(a);
   },
 };
