@@ -368,7 +368,9 @@ async function* checkImage(
   emb.dispose();
   // automatic mask generator
   for (const f of [...Deno.readDirSync(dir)].map((e) => e.name).filter((n) => /^amg_.*\.json$/.test(n)).sort()) {
+    // amg=0 skips the generator checks; amg=TEXT runs only the amg_*.json files whose name contains TEXT
     if (opts.extra.amg === "0") break;
+    if (opts.extra.amg && !f.includes(opts.extra.amg)) continue;
     yield* checkAmg(`${N}/${f.replace(/\.json$/, "")}`, model, image, readJson(path.join(dir, f)));
   }
 }
@@ -468,6 +470,8 @@ export const category: ParityCategory = {
   folder: "sam",
   async *run(root: string, opts: ParityOptions): AsyncIterable<CaseResult> {
     const base = path.join(root, "sam");
+    // the run is expensive: with a filter that does not mention sam, nothing here is wanted
+    if (opts.filter && !opts.filter.includes("sam")) return;
     const only = opts.extra.models?.split(",");
     for (const m of modelFolders(base)) {
       if (only && !only.includes(m.name)) continue;
