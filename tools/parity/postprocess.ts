@@ -3,11 +3,12 @@
  * `forward/<case>/eval_pred.npy` + `eval_proto.npy` and compares with every variant in `postprocess/cases.json`
  * (detections, mask logits, binary masks at proto/input/native resolution, native boxes), using the README's PASS
  * rules. Everything (sizes, nc, batch, file names) is derived from the files, so unseen fixture sets work.
- * With `e2e=1` (and a model loader present) it also runs the project's forward pass + NMS end to end.
+ * When the model loader exists it also runs the project's forward pass + NMS end to end (skip with `e2e=0`).
  */
 import * as path from "node:path";
 import type { CaseResult, ParityCategory, ParityOptions } from "./types.ts";
 import { type NpyArray, readNpy } from "../../lib/io/npy.ts";
+import { initBackend } from "../../lib/backend/mod.ts";
 import {
   type Detections,
   maskLogits,
@@ -154,13 +155,19 @@ async function loadInputs(root: string, caseName: string): Promise<CaseInputs> {
   const p = await readNpy(path.join(fdir, "eval_pred.npy"));
   const [B, C, A] = p.shape;
   const pred = toAnchorMajor(p.data as Float32Array, B, C, A);
-  const pr = await readNpy(path.join(fdir, "eval_proto.npy"));
-  const [, nm, mh, mw] = pr.shape;
+  // prototypes are optional (a detection-only fixture set has none; mask checks are then skipped)
   const protos: Proto[] = [];
-  for (let b = 0; b < B; b++) {
-    protos.push(protoFromCHW((pr.data as Float32Array).subarray(b * nm * mh * mw, (b + 1) * nm * mh * mw), nm, mh, mw));
+  let inputHW: [number, number] = [0, 0];
+  const protoFile = path.join(fdir, "eval_proto.npy");
+  if (await exists(protoFile)) {
+    const pr = await readNpy(protoFile);
+    const [, nm, mh, mw] = pr.shape;
+    for (let b = 0; b < B; b++) {
+      const chw = (pr.data as Float32Array).subarray(b * nm * mh * mw, (b + 1) * nm * mh * mw);
+      protos.push(protoFromCHW(chw, nm, mh, mw));
+    }
+    inputHW = [mh * 4, mw * 4];
   }
-  let inputHW: [number, number] = [mh * 4, mw * 4];
   const inShape = (await npyShape(path.join(fdir, "input.npy"))) ??
     (await npyShape(path.join(fdir, "letterboxed_u8_0.npy")));
   if (inShape) inputHW = inShape.length === 4 ? [inShape[2], inShape[3]] : [inShape[0], inShape[1]];
@@ -213,6 +220,7 @@ async function* maskChecks(
   refDets: NpyArray,
 ): AsyncGenerator<CaseResult> {
   const proto = inp.protos[b];
+  if (!proto) return;
   // reference masks were made from the reference boxes/coefs: feed those, so mask checks are independent of NMS
   const cols = refDets.shape[1];
   const r = refDets.data as Float32Array;
@@ -302,6 +310,7 @@ async function* runEndToEnd(root: string, caseName: string, variants: Variant[])
     yield { name, verdict: "SKIP", detail: `no checkpoint for ${caseName}` };
     return;
   }
+  await initBackend(); // idempotent; the parity tool has usually done it already
   const { runForwardArrays } = await import("../../lib/yolo/predict.ts");
   const fdir = path.join(root, "forward", caseName);
   const inputFile = path.join(fdir, "input.npy");
@@ -436,7 +445,10 @@ export const category: ParityCategory = {
         continue;
       }
       yield* runCase(root, caseName, variants);
-      if (opts.extra.e2e === "1") yield* runEndToEnd(root, caseName, variants);
+      if (opts.extra.e2e === "0") continue;
+      if (opts.engine !== "tfjs") {
+        yield { name: `postprocess/${caseName}/e2e`, verdict: "SKIP", detail: `engine ${opts.engine}: not wired here` };
+      } else yield* runEndToEnd(root, caseName, variants);
     }
   },
 };
