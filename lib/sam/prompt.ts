@@ -52,7 +52,8 @@ export class PromptEncoder {
   denseImagePe(): tf.Tensor4D {
     if (!this.densePe) {
       const g = this.gridSize;
-      this.densePe = tf.tidy(() => {
+      // keep: the first call may happen inside a caller's tidy, which must not dispose the cache
+      this.densePe = tf.keep(tf.tidy(() => {
         const coords = new Float32Array(g * g * 2);
         for (let y = 0; y < g; y++) {
           for (let x = 0; x < g; x++) {
@@ -61,7 +62,7 @@ export class PromptEncoder {
           }
         }
         return this.peEncoding(tf.tensor3d(coords, [g, g, 2])).expandDims(0) as tf.Tensor4D;
-      });
+      }));
     }
     return this.densePe;
   }
