@@ -1,0 +1,146 @@
+/**
+ * Training speed: one full step (train-mode forward + v8SegmentationLoss + backward + SGD Nesterov step) of
+ * YoloSegModel (random init, nc=80) on synthetic images with 3 box-shaped instances, for the (scale, imgsz, batch)
+ * cases of the reference `timings.json`, printed as images/s beside PyTorch's figures and as ratios.
+ *
+ *   deno run -A bench/train.ts [backends=wasm] [cases=n320,n640,s320,s640] [iters=2] [threads=1] [timings=PATH]
+ *
+ * Each backend runs in its own process. Compare ratios only on the same machine (the reference note says so).
+ */
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+
+interface Row {
+  backend: string;
+  scale: string;
+  imgsz: number;
+  batch: number;
+  sPerStep: number;
+  imagesPerS: number;
+}
+
+interface TorchRow {
+  model: string;
+  imgsz: number;
+  batch: number;
+  s_per_step: number;
+  images_per_s: number;
+}
+
+function parseArgs(args: string[]): Record<string, string> {
+  const kv: Record<string, string> = {};
+  for (const a of args) {
+    const m = /^-{0,2}([\w-]+)=(.*)$/.exec(a);
+    if (m) kv[m[1]] = m[2];
+  }
+  return kv;
+}
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+async function torchRows(file: string): Promise<TorchRow[]> {
+  try {
+    return JSON.parse(await Deno.readTextFile(file)).training as TorchRow[];
+  } catch {
+    return [];
+  }
+}
+
+async function worker(kv: Record<string, string>): Promise<Row[]> {
+  const { initBackend, tf } = await import("../lib/backend/mod.ts");
+  const { YoloSegModel } = await import("../lib/yolo/model.ts");
+  const { segLoss } = await import("../lib/train/loss.ts");
+  const { Optimizer } = await import("../lib/train/optim.ts");
+  const info = await initBackend({ backend: kv.backend as "wasm", threads: Number(kv.threads ?? 1) });
+  const iters = Number(kv.iters ?? 2);
+  const torch = await torchRows(kv.timings);
+  const rows: Row[] = [];
+  for (const c of (kv.cases ?? "n320,n640,s320,s640").split(",")) {
+    const scale = c[0] as "n" | "s", imgsz = Number(c.slice(1));
+    const batch = torch.find((t) => t.model === `yolov8${scale}-seg` && t.imgsz === imgsz)?.batch ?? 2;
+    const model = YoloSegModel.create({ scale, nc: 80 });
+    const params = model.namedParameters();
+    const names = [...params.keys()], vars = names.map((n) => params.get(n)!);
+    const opt = new Optimizer("SGD", names, { lr: 0.01, momentum: 0.937, decay: 5e-4 });
+    // synthetic batch: grey images with 3 box-shaped instances each
+    const mh = imgsz / 4;
+    const cls: number[] = [], bboxes: number[] = [], batchIdx: number[] = [];
+    const masks = new Float32Array(batch * mh * mh);
+    const x = new Float32Array(batch * imgsz * imgsz * 3).fill(0.45);
+    for (let b = 0; b < batch; b++) {
+      for (let k = 0; k < 3; k++) {
+        const cx = 0.25 + 0.25 * k, cy = 0.3 + 0.2 * ((b + k) % 3), w = 0.2, h = 0.25;
+        cls.push((b * 3 + k) % 80);
+        bboxes.push(cx, cy, w, h);
+        batchIdx.push(b);
+        for (let y = Math.floor((cy - h / 2) * mh); y < Math.ceil((cy + h / 2) * mh); y++) {
+          for (let xx = Math.floor((cx - w / 2) * mh); xx < Math.ceil((cx + w / 2) * mh); xx++) {
+            masks[b * mh * mh + y * mh + xx] = k + 1;
+          }
+        }
+        for (let y = Math.floor((cy - h / 2) * imgsz); y < Math.ceil((cy + h / 2) * imgsz); y++) {
+          for (let xx = Math.floor((cx - w / 2) * imgsz); xx < Math.ceil((cx + w / 2) * imgsz); xx++) {
+            x.fill(0.2 + 0.3 * k, ((b * imgsz + y) * imgsz + xx) * 3, ((b * imgsz + y) * imgsz + xx) * 3 + 3);
+          }
+        }
+      }
+    }
+    const img = tf.tensor4d(x, [batch, imgsz, imgsz, 3]);
+    const lb = { cls, bboxes, batchIdx, masks, masksShape: [batch, mh, mh] };
+    const step = () => {
+      const { value, grads } = tf.variableGrads(() => {
+        const p = model.forward(img, { train: true });
+        return segLoss(p, lb).total;
+      }, vars);
+      const g = new Map<string, ReturnType<typeof tf.zeros>>();
+      for (const n of names) if (grads[params.get(n)!.name]) g.set(n, grads[params.get(n)!.name]);
+      opt.step(params, g);
+      value.dataSync();
+      tf.dispose([value, ...Object.values(grads)]);
+    };
+    step(); // warm-up
+    const t0 = performance.now();
+    for (let i = 0; i < iters; i++) step();
+    const s = (performance.now() - t0) / 1000 / iters;
+    rows.push({ backend: `${info.name}`, scale, imgsz, batch, sPerStep: s, imagesPerS: batch / s });
+    img.dispose();
+    opt.dispose();
+    model.dispose();
+  }
+  return rows;
+}
+
+async function main() {
+  const kv = parseArgs(Deno.args);
+  kv.timings ??= path.resolve(here, "../../shared/fixtures/reference/timings.json");
+  if (kv.worker) {
+    console.log("ROWS " + JSON.stringify(await worker(kv)));
+    Deno.exit(0);
+  }
+  const torch = await torchRows(kv.timings);
+  const all: Row[] = [];
+  for (const backend of (kv.backends ?? "wasm").split(",")) {
+    const args = ["run", "-A", fileURLToPath(import.meta.url), "worker=1", `backend=${backend}`];
+    for (const k of ["cases", "iters", "threads", "timings"]) if (kv[k]) args.push(`${k}=${kv[k]}`);
+    const out = await new Deno.Command(Deno.execPath(), { args, stdout: "piped", stderr: "inherit" }).output();
+    const line = new TextDecoder().decode(out.stdout).split("\n").find((l) => l.startsWith("ROWS "));
+    if (!line) {
+      console.log(`${backend}: failed (exit ${out.code})`);
+      continue;
+    }
+    all.push(...(JSON.parse(line.slice(5)) as Row[]));
+  }
+  console.log("\nbackend  model        imgsz batch   s/step   img/s   torch img/s   torch/ours");
+  for (const r of all) {
+    const t = torch.find((x) => x.model === `yolov8${r.scale}-seg` && x.imgsz === r.imgsz);
+    console.log(
+      `${r.backend.padEnd(8)} yolov8${r.scale}-seg ${String(r.imgsz).padStart(6)} ${String(r.batch).padStart(5)} ${
+        r.sPerStep.toFixed(2).padStart(8)
+      } ${r.imagesPerS.toFixed(2).padStart(7)} ${(t ? t.images_per_s.toFixed(2) : "-").padStart(13)} ${
+        (t ? (t.images_per_s / r.imagesPerS).toFixed(1) + "x" : "-").padStart(12)
+      }`,
+    );
+  }
+}
+
+if (import.meta.main) await main();
