@@ -36,6 +36,8 @@ export interface DatasetOptions {
   augment?: boolean;
   /** polygon resampling points (default 1000) */
   resample?: number;
+  /** use only the first `limit` images of the split (file order, before rect sorting); 0 = all */
+  limit?: number;
 }
 
 /** An image loaded as ultralytics `load_image`: long side resized to imgsz (aspect kept). */
@@ -184,8 +186,10 @@ export class YoloSegDataset {
       overlapMask: opts.overlapMask ?? true,
       augment: opts.augment ?? false,
       resample: opts.resample ?? 1000,
+      limit: opts.limit ?? 0,
     };
     const ds = readYoloDataset(yamlFile, split);
+    if (o.limit > 0) ds.items = ds.items.slice(0, o.limit);
     if (ds.items.length === 0) throw new UserError(`no images in split '${split}'`, yamlFile);
     let labels = ds.items.map((it) => labelsFromItem(it, o.resample));
     let shapes = await Promise.all(ds.items.map((it) => imageShape(it.imageFile)));

@@ -93,6 +93,9 @@ Deno.test({
       assert.ok(ds.shapes[i - 1][0] / ds.shapes[i - 1][1] <= ds.shapes[i][0] / ds.shapes[i][1]);
     }
     for (const [h, w] of ds.batchShapes) assert.ok(h % 32 === 0 && w % 32 === 0 && Math.max(h, w) === 672);
+    const few = await YoloSegDataset.open(fixture(YAML), "val", { imgsz: 320, batch: 4, limit: 5 });
+    assert.equal(few.length, 5);
+    assert.deepEqual(few.batches().map((b) => b.length), [4, 1]);
     const s = await ds.getItem(0);
     assert.equal(path.basename(s.imageFile), "000000000357.jpg"); // the widest image (218 x 640)
     assert.deepEqual(s.oriHW, [218, 640]);
