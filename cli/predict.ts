@@ -171,10 +171,7 @@ export const command: Command = {
     }
     const files = resolveSources(String(o.source));
     const names = stems(files);
-    await initBackend(o.backend ? { backend: o.backend as "wasm" } : {});
-    const model = await loadYoloModel(String(o.model));
     const dir = runDir(String(o.project), String(o.name), Boolean(o.exist_ok));
-    await Deno.mkdir(dir, { recursive: true });
     const logFile = path.join(dir, "predictions.jsonl");
     const done = new Map<string, Done>();
     try {
@@ -191,6 +188,14 @@ export const command: Command = {
     if (done.size) {
       console.error(`predict: ${files.length - todo.length} of ${files.length} images already done in ${dir}`);
     }
+    if (todo.length === 0) {
+      if (o.save_coco) await writeCoco(dir, files, done);
+      console.log(`predict: nothing to do; results in ${dir}`);
+      return 0;
+    }
+    await initBackend(o.backend ? { backend: o.backend as "wasm" } : {});
+    const model = await loadYoloModel(String(o.model), { verbose: !o.quiet });
+    await Deno.mkdir(dir, { recursive: true });
     const bar = progress("predict", todo.length, "img", { quiet: Boolean(o.quiet) });
     const log = await Deno.open(logFile, { append: true, create: true });
     let instances = 0;
@@ -225,11 +230,7 @@ export const command: Command = {
       log.close();
       model.dispose();
     }
-    if (o.save_coco) {
-      const all: CocoResult[] = [];
-      for (const f of files) all.push(...(done.get(path.resolve(f))?.coco ?? []));
-      await writeJsonAtomic(path.join(dir, "predictions.json"), all);
-    }
+    if (o.save_coco) await writeCoco(dir, files, done);
     const n = Math.max(todo.length, 1);
     console.log(
       `predict: ${todo.length} images, ${instances} instances in ${((performance.now() - t0) / 1000).toFixed(1)} s ` +
@@ -241,6 +242,13 @@ export const command: Command = {
     return 0;
   },
 };
+
+/** COCO results of every source file (this run's and earlier runs' records), in source order. */
+async function writeCoco(dir: string, files: string[], done: Map<string, Done>): Promise<void> {
+  const all: CocoResult[] = [];
+  for (const f of files) all.push(...(done.get(path.resolve(f))?.coco ?? []));
+  await writeJsonAtomic(path.join(dir, "predictions.json"), all);
+}
 
 async function writeOutputs(
   dir: string,
