@@ -5,6 +5,9 @@
  *
  *   deno run -A bench/train.ts [backends=wasm] [cases=n320,n640,s320,s640] [iters=2] [threads=1] [timings=PATH]
  *
+ * Learning check (issue: from scratch on the built-in data, fixed wall-clock budget, mask mAP50 on the built-in test
+ * set): `deno run -A bench/train.ts learn=1 [minutes=10] [imgsz=128] [batch=8] [ntrain=200] [out=runs/bench_train]`.
+ *
  * Each backend runs in its own process. Compare ratios only on the same machine (the reference note says so).
  */
 import * as path from "node:path";
@@ -110,8 +113,51 @@ async function worker(kv: Record<string, string>): Promise<Row[]> {
   return rows;
 }
 
+async function learn(kv: Record<string, string>) {
+  const { initBackend } = await import("../lib/backend/mod.ts");
+  const { buildDemoDatasets } = await import("../lib/data/builtin.ts");
+  const { train } = await import("../lib/train/trainer.ts");
+  const { loadYoloModel } = await import("../lib/yolo/load.ts");
+  const { validate } = await import("../lib/metrics/validate.ts");
+  const info = await initBackend();
+  const minutes = Number(kv.minutes ?? 10), imgsz = Number(kv.imgsz ?? 128), batch = Number(kv.batch ?? 8);
+  const out = path.resolve(kv.out ?? "runs/bench_train");
+  const sets = await buildDemoDatasets(path.join(out, "data"), {
+    nTrain: Number(kv.ntrain ?? 200),
+    nTest: 40,
+    imgsz: 256,
+  });
+  const t0 = performance.now();
+  const res = await train({
+    data: sets.reinforced,
+    valData: sets.test,
+    model: kv.model ?? "n",
+    epochs: Number(kv.epochs ?? 300),
+    maxMinutes: minutes,
+    imgsz,
+    batch,
+    closeMosaic: Number(kv.close_mosaic ?? 2),
+    val: false,
+    project: path.join(out, "runs"),
+    name: "scratch",
+    seed: 0,
+  });
+  const secs = (performance.now() - t0) / 1000;
+  const model = await loadYoloModel(res.last, { verbose: false });
+  const v = await validate(model, sets.test, { imgsz, batch: 8, verbose: false });
+  model.dispose();
+  console.log(
+    `learning check (${info.name}): ${res.results.length} epochs in ${
+      secs.toFixed(0)
+    } s at ${imgsz} px, batch ${batch}: ` +
+      `mask mAP50 ${v.mask.mAP50.toFixed(4)} mAP50-95 ${v.mask["mAP50-95"].toFixed(4)} ` +
+      `(box mAP50 ${v.box.mAP50.toFixed(4)}); target mask mAP50 >= 0.5 → ${v.mask.mAP50 >= 0.5 ? "PASS" : "FAIL"}`,
+  );
+}
+
 async function main() {
   const kv = parseArgs(Deno.args);
+  if (kv.learn) return await learn(kv);
   kv.timings ??= path.resolve(here, "../../shared/fixtures/reference/timings.json");
   if (kv.worker) {
     console.log("ROWS " + JSON.stringify(await worker(kv)));

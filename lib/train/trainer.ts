@@ -86,6 +86,8 @@ export interface TrainOptions {
   maxBatches: number;
   /** validation batch size */
   valBatch: number;
+  /** dataset YAML to validate on (its `val` split); default: `data` */
+  valData: string;
   quiet: boolean;
   /** called after each epoch with the results row */
   onEpoch?: (row: Record<string, number>) => void;
@@ -136,6 +138,7 @@ export const TRAIN_DEFAULTS: Omit<TrainOptions, "data" | "model"> = {
   fraction: 1.0,
   maxBatches: 0,
   valBatch: 8,
+  valData: "",
   quiet: false,
 };
 
@@ -433,6 +436,7 @@ export async function train(options: Partial<TrainOptions> & { data?: string; mo
     backendDetail: backend.detail,
     commit: await gitCommit(),
     data: path.resolve(o.data),
+    valData: o.valData ? path.resolve(o.valData) : "",
   };
   await writeJsonAtomic(path.join(runDir, "args.json"), argsRecord);
   const lastPath = path.join(runDir, "weights", "last");
@@ -525,7 +529,7 @@ export async function train(options: Partial<TrainOptions> & { data?: string; mo
     copyEmaToEval();
     let v: ValResult | null = null;
     if (o.val || final) {
-      v = await validate(evalModel, o.data, {
+      v = await validate(evalModel, o.valData || o.data, {
         imgsz: o.imgsz,
         batch: o.valBatch,
         verbose: false,
