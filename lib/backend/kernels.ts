@@ -60,6 +60,17 @@ function padOrCrop(t: tf.Tensor4D, beforeH: number, lenH: number, beforeW: numbe
   return out;
 }
 
+/**
+ * Rows `rows` of the 2-D tensor `t` ([R, C] -> [rows.length, C]) as a 0/1 selection matMul: exact, and ~50x
+ * faster on wasm than `tf.gather` / `tf.reverse` (both slow element-wise kernels there).
+ */
+function selectRows(t: tf.Tensor2D, rows: number[]): tf.Tensor2D {
+  const r = t.shape[0];
+  const sel = new Float32Array(rows.length * r);
+  rows.forEach((src, i) => (sel[i * r + src] = 1));
+  return tf.matMul(tf.tensor2d(sel, [rows.length, r]), t);
+}
+
 /** dW [kh, kw, ci, co] of conv2d(x [n,h,w,ci], W) given dy [n,ho,wo,co] (NHWC, dilation 1). */
 export function conv2dFilterGrad(
   x: tf.Tensor4D,
@@ -146,7 +157,12 @@ export function conv2dInputGrad(
     }
     // dx[r] = sum_p dy[r + top - p] W[p]  ==  valid conv of dy (shifted by kh-1-top) with the flipped filter.
     const dyp = padOrCrop(dy, kh - 1 - info.padInfo.top, h + kh - 1, kw - 1 - info.padInfo.left, w + kw - 1);
-    const wf = tf.transpose(tf.reverse(filter, [0, 1]), [0, 1, 3, 2]) as tf.Tensor4D; // [kh, kw, co, ci]
+    // flipped filter: reversing both spatial axes = reversing the flattened kh*kw index
+    const flipped = selectRows(
+      tf.reshape(filter, [kh * kw, ci * co]),
+      Array.from({ length: kh * kw }, (_, i) => kh * kw - 1 - i),
+    );
+    const wf = tf.transpose(tf.reshape(flipped, [kh, kw, ci, co]), [0, 1, 3, 2]) as tf.Tensor4D; // [kh, kw, co, ci]
     return tf.conv2d(dyp, wf, 1, "valid");
   });
 }
@@ -174,9 +190,9 @@ function stridedInputGrad(
   top: number,
   left: number,
 ): tf.Tensor4D {
-  const [kh, kw] = filter.shape;
+  const [kh, kw, , co] = filter.shape;
   const U = Math.ceil(h / sh), V = Math.ceil(w / sw);
-  const wt = tf.transpose(filter, [0, 1, 3, 2]) as tf.Tensor4D; // [kh, kw, co, ci]
+  const wt = tf.reshape(tf.transpose(filter, [0, 1, 3, 2]), [kh * kw, co * ci]) as tf.Tensor2D; // taps x (co, ci)
   const rows: tf.Tensor[] = [];
   for (let a = 0; a < sh; a++) {
     const ra = phaseTaps(a, sh, top, kh);
@@ -188,7 +204,8 @@ function stridedInputGrad(
         continue;
       }
       // sub-filter [T_a, T_b, co, ci]: gather the taps (in the order of increasing offset)
-      const sub = tf.gather(tf.gather(wt, ra.taps, 0), cb.taps, 1) as tf.Tensor4D;
+      const flat = ra.taps.flatMap((p) => cb.taps.map((q) => p * kw + q));
+      const sub = tf.reshape(selectRows(wt, flat), [ra.taps.length, cb.taps.length, co, ci]) as tf.Tensor4D;
       const dyp = padOrCrop(dy, -ra.dmin, U + ra.taps.length - 1, -cb.dmin, V + cb.taps.length - 1);
       cols.push(tf.conv2d(dyp, sub, 1, "valid"));
     }
