@@ -474,13 +474,15 @@ export function scaleBoxes(
 
 /**
  * Binary masks [n, H, W] on the letterboxed input → the original image [n, h, w] (ultralytics `scale_image`:
- * padding removed with int() truncation, bilinear resize, value >= 0.5 kept).
+ * padding removed with int() truncation, bilinear resize, value >= 0.5 kept). `hint`: input-frame boxes [n, 4] and a
+ * margin (pixels) outside which the masks are known to be empty (from `processMask`), to skip scanning.
  */
 export function scaleBinaryMasks(
   masks: Uint8Array,
   n: number,
   inputHW: readonly [number, number],
   origHW: readonly [number, number],
+  hint?: { boxes: Float32Array; margin: number },
 ): Uint8Array {
   const [ih, iw] = inputHW;
   const [oh, ow] = origHW;
@@ -492,9 +494,15 @@ export function scaleBinaryMasks(
     const src = masks.subarray(i * ih * iw, (i + 1) * ih * iw);
     // bounding rows/cols of the source mask, to skip empty output areas
     let r0 = ih, r1 = -1, c0 = iw, c1 = -1;
-    for (let y = 0; y < ih; y++) {
+    let sy0 = 0, sy1 = ih, sx0 = 0, sx1 = iw;
+    if (hint) {
+      const b = hint.boxes, g = hint.margin;
+      sx0 = Math.max(0, Math.floor(b[i * 4]) - g), sx1 = Math.min(iw, Math.ceil(b[i * 4 + 2]) + g);
+      sy0 = Math.max(0, Math.floor(b[i * 4 + 1]) - g), sy1 = Math.min(ih, Math.ceil(b[i * 4 + 3]) + g);
+    }
+    for (let y = sy0; y < sy1; y++) {
       const row = y * iw;
-      for (let x = 0; x < iw; x++) {
+      for (let x = sx0; x < sx1; x++) {
         if (src[row + x]) {
           if (y < r0) r0 = y;
           r1 = y;

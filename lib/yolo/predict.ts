@@ -130,7 +130,11 @@ export function finishImage(
   const [oh, ow] = origHW;
   const flat = retinaMasks
     ? processMaskNative(proto, det.coefs, boxes, det.n, origHW)
-    : scaleBinaryMasks(processMask(proto, det.coefs, det.boxes, det.n, inputHW, true), det.n, inputHW, origHW);
+    : scaleBinaryMasks(processMask(proto, det.coefs, det.boxes, det.n, inputHW, true), det.n, inputHW, origHW, {
+      boxes: det.boxes,
+      // processMask output is empty beyond one proto cell (plus the bilinear tap) outside each box
+      margin: 2 * Math.ceil(Math.max(inputHW[0] / proto.h, inputHW[1] / proto.w)) + 2,
+    });
   const masks: Uint8Array[] = [];
   for (let i = 0; i < det.n; i++) masks.push(flat.slice(i * oh * ow, (i + 1) * oh * ow));
   return { boxes, masks };
