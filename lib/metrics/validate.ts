@@ -174,6 +174,52 @@ export function nativeMasks(
   return out;
 }
 
+/** Bilinear resize (align_corners=False, edge-clamped) of 0/1 masks [n, h, w] → [n, oh, ow], kept where > 0.5. */
+function resizeMasksGt05(m: MaskStack, oh: number, ow: number): MaskStack {
+  const taps = (inS: number, outS: number) => {
+    const i0 = new Int32Array(outS), i1 = new Int32Array(outS), f = new Float32Array(outS);
+    const sc = inS / outS;
+    for (let k = 0; k < outS; k++) {
+      const u = Math.max((k + 0.5) * sc - 0.5, 0);
+      i0[k] = Math.min(Math.floor(u), inS - 1);
+      i1[k] = Math.min(i0[k] + 1, inS - 1);
+      f[k] = u - i0[k];
+    }
+    return { i0, i1, f };
+  };
+  const ty = taps(m.h, oh), tx = taps(m.w, ow);
+  const out = new Uint8Array(m.n * oh * ow);
+  for (let n = 0; n < m.n; n++) {
+    const b = n * m.h * m.w;
+    for (let y = 0; y < oh; y++) {
+      const r0 = b + ty.i0[y] * m.w, r1 = b + ty.i1[y] * m.w, fy = ty.f[y];
+      for (let x = 0; x < ow; x++) {
+        const c0 = tx.i0[x], c1 = tx.i1[x], fx = tx.f[x];
+        const top = m.data[r0 + c0] * (1 - fx) + m.data[r0 + c1] * fx;
+        const bot = m.data[r1 + c0] * (1 - fx) + m.data[r1 + c1] * fx;
+        if (top * (1 - fy) + bot * fy > 0.5) out[(n * oh + y) * ow + x] = 1;
+      }
+    }
+  }
+  return { n: m.n, h: oh, w: ow, data: out };
+}
+
+/**
+ * GT masks of a sample as the validator compares them with proto-resolution predictions: the overlap index map
+ * split into one 0/1 mask per instance (or the per-instance masks as they are), resized bilinearly and kept > 0.5
+ * when the mask size differs from the prototypes (mask_ratio ≠ 4), as `SegmentationValidator._process_batch`.
+ */
+function gtProtoMasks(s: Sample, nl: number, overlap: boolean, ph: number, pw: number): MaskStack {
+  const [mh, mw] = s.maskHW;
+  let gt: MaskStack;
+  if (overlap) {
+    gt = { n: nl, h: mh, w: mw, data: new Uint8Array(nl * mh * mw) };
+    const map = s.masks;
+    for (let i = 0; i < mh * mw; i++) if (map[i]) gt.data[(map[i] - 1) * mh * mw + i] = 1;
+  } else gt = { n: nl, h: mh, w: mw, data: s.masks as Uint8Array };
+  return mh === ph && mw === pw ? gt : resizeMasksGt05(gt, ph, pw);
+}
+
 /** Keep detections of the listed model classes and renumber them to their position in the list. */
 function mapClasses(det: Detections, classes: number[]): Detections {
   const keep: number[] = [];
@@ -299,13 +345,8 @@ export async function validate(
         const sub = subset(det, idx);
         if (doProto) {
           const proto = fw.protos[b];
-          const [mh, mw] = s.maskHW;
-          if (mh !== proto.h || mw !== proto.w) {
-            throw new Error(`validate: GT masks ${mh}x${mw} vs proto ${proto.h}x${proto.w}`);
-          }
-          const gt: MaskStack = { n: nl, h: mh, w: mw, data: new Uint8Array(nl * mh * mw) };
-          const map = s.masks;
-          for (let i = 0; i < mh * mw; i++) if (map[i]) gt.data[(map[i] - 1) * mh * mw + i] = 1;
+          const gt = gtProtoMasks(s, nl, ds.opts.overlapMask, proto.h, proto.w);
+          const [mh, mw] = [proto.h, proto.w];
           const pm = processMask(proto, sub.coefs, sub.boxes, idx.length, [H, W], false);
           const iou = maskIouSubset(gt, { n: idx.length, h: mh, w: mw, data: pm }, idx, gtCls, det.cls, npr);
           tpM = matchPredictions(det.cls, gtCls, iou);

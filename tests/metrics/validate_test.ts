@@ -6,6 +6,7 @@ import { initBackend, tf } from "../../lib/backend/mod.ts";
 import { type ValEngine, validate } from "../../lib/metrics/validate.ts";
 import { writeValReport } from "../../lib/metrics/report.ts";
 import type { SegModel } from "../../lib/yolo/predict.ts";
+import { YoloSegDataset } from "../../lib/dataset/yolo_dataset.ts";
 
 const close = (a: number, b: number, tol = 1e-12) => assert.ok(Math.abs(a - b) <= tol, `${a} vs ${b}`);
 
@@ -74,6 +75,11 @@ Deno.test("validate: exact box + proto masks, one FP on an image without GT, nat
   const mj = JSON.parse(await Deno.readTextFile(path.join(out, "metrics.json")));
   assert.deepEqual(Object.keys(mj.box), ["P", "R", "mAP50", "mAP50-95"]);
   close(mj.per_class.thing.mask_native["mAP50-95"], 0.8955, 1e-12);
+  // per-instance GT masks at mask_ratio 2 are resized to the 24x24 prototypes (bilinear, > 0.5): rows 16..32 of 48
+  // become 8..15 of 24, the same square as the prediction
+  const ds2 = await YoloSegDataset.open(yaml, "val", { imgsz: 64, batch: 2, overlapMask: false, maskRatio: 2 });
+  const r2 = await validate(model, ds2, { engine, verbose: false });
+  close(r2.mask["mAP50-95"], 0.995);
   // class mapping: keeping a class the model never predicts leaves nothing to score
   const none = await validate(model, yaml, { imgsz: 64, batch: 2, engine, verbose: false, classes: [3] });
   assert.equal(none.box.mAP50, 0);
