@@ -321,6 +321,38 @@ function bilerp(src: Float32Array, so: number, sw: number, ty: Taps, y: number, 
 }
 
 /**
+ * Set m[y * ow + x] = 1 where the bilinear value at output (y, x), y in [ya, yb), x in [xa, xb), is > 0. Separable:
+ * a horizontal pass over the source rows needed, then a vertical pass; the same arithmetic, in the same order, as
+ * `bilerp` (and torch's kernel: h0 * (w0 * v00 + w1 * v01) + h1 * (w0 * v10 + w1 * v11)).
+ */
+function positiveRegion(
+  src: Float32Array,
+  so: number,
+  sw: number,
+  ty: Taps,
+  ya: number,
+  yb: number,
+  tx: Taps,
+  xa: number,
+  xb: number,
+  m: Uint8Array,
+  ow: number,
+): void {
+  const nx = xb - xa;
+  if (nx <= 0 || yb <= ya) return;
+  const s0 = ty.i0[ya], s1 = ty.i1[yb - 1];
+  const tmp = new Float64Array((s1 - s0 + 1) * nx);
+  for (let r = s0; r <= s1; r++) {
+    const row = so + r * sw, t = (r - s0) * nx - xa;
+    for (let x = xa; x < xb; x++) tmp[t + x] = tx.l0[x] * src[row + tx.i0[x]] + tx.l1[x] * src[row + tx.i1[x]];
+  }
+  for (let y = ya; y < yb; y++) {
+    const a = (ty.i0[y] - s0) * nx, b = (ty.i1[y] - s0) * nx, wa = ty.l0[y], wb = ty.l1[y], o = y * ow + xa;
+    for (let k = 0; k < nx; k++) if (wa * tmp[a + k] + wb * tmp[b + k] > 0) m[o + k] = 1;
+  }
+}
+
+/**
  * ultralytics `process_mask`: logits cropped to the box scaled to proto resolution; upsample=false → masks
  * [n, mh, mw]; upsample=true → bilinear (align_corners=False) to the input size [n, H, W], then > 0.
  * `boxes` [n, 4] xyxy in input pixels; `inputHW` the network input [H, W]. Returns Uint8Array 0/1.
@@ -354,9 +386,7 @@ export function processMask(
     }
     const [ya, yb] = outRange(ty!, r0, r1);
     const [xa, xb] = outRange(tx!, c0, c1);
-    for (let y = ya; y < yb; y++) {
-      for (let x = xa; x < xb; x++) if (bilerp(buf, 0, mw, ty!, y, tx!, x) > 0) m[y * ow + x] = 1;
-    }
+    positiveRegion(buf, 0, mw, ty!, ya, yb, tx!, xa, xb, m, ow);
   }
   return out;
 }
@@ -423,9 +453,7 @@ export function processMaskNative(
     logitsRegion(proto, coefs, i * proto.c, top + sr0, top + sr1, left + sc0, left + sc1, buf);
     const m = out.subarray(i * oh * ow, (i + 1) * oh * ow);
     const so = top * mw + left;
-    for (let y = ya; y < yb; y++) {
-      for (let x = xa; x < xb; x++) if (bilerp(buf, so, mw, ty, y, tx, x) > 0) m[y * ow + x] = 1;
-    }
+    positiveRegion(buf, so, mw, ty, ya, yb, tx, xa, xb, m, ow);
   }
   return out;
 }

@@ -136,7 +136,7 @@ export function finishImage(
       margin: 2 * Math.ceil(Math.max(inputHW[0] / proto.h, inputHW[1] / proto.w)) + 2,
     });
   const masks: Uint8Array[] = [];
-  for (let i = 0; i < det.n; i++) masks.push(flat.slice(i * oh * ow, (i + 1) * oh * ow));
+  for (let i = 0; i < det.n; i++) masks.push(flat.subarray(i * oh * ow, (i + 1) * oh * ow));
   return { boxes, masks };
 }
 
