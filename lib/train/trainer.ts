@@ -194,8 +194,12 @@ async function withSeededRandom<T>(seed: number, fn: () => Promise<T>): Promise<
   }
 }
 
-/** Transfer weights as ultralytics (intersect_dicts); optionally seed new classifier rows from class `fromCls`. */
-async function buildModel(
+/**
+ * The model to train for `nc` classes from `spec`: as is when the class count matches, else a fresh model of the same
+ * scale with every shape-matching tensor transferred (ultralytics `intersect_dicts`); `initClsFrom` >= 0 copies that
+ * checkpoint class's rows of the class-output convs (`model.22.cv3.i.2`) into every new class.
+ */
+export async function buildModel(
   spec: string,
   nc: number,
   names: string[],
@@ -217,14 +221,27 @@ async function buildModel(
       throw new UserError(`init_cls_from=${initClsFrom} but the checkpoint has ${src.nc} classes`);
     }
     const patch: StateDict = new Map();
+    const target = new Map([...model.stateDict()].filter(([k]) => /\.cv3\.\d+\.2\./.test(k)));
+    let partial = false;
     for (const [k, rec] of sd) {
       const m = /^model\.(\d+)\.cv3\.(\d+)\.2\.(weight|bias)$/.exec(k);
-      if (!m) continue;
-      const per = rec.data.length / src.nc;
+      const want = target.get(k);
+      if (!m || !want) continue;
+      const per = rec.data.length / src.nc, perNew = want.data.length / nc;
+      if (per !== perNew) {
+        partial = true; // the class branch's hidden width depends on nc (n scale, nc < 64): it was re-initialised
+        continue;
+      }
       const data = new Float32Array(per * nc);
       const row = (rec.data as Float32Array).subarray(initClsFrom * per, (initClsFrom + 1) * per);
       for (let c = 0; c < nc; c++) data.set(row, c * per);
-      patch.set(k, { shape: [nc, ...rec.shape.slice(1)], dtype: "float32", data });
+      patch.set(k, { shape: want.shape, dtype: "float32", data });
+    }
+    if (partial && !quiet) {
+      console.log(
+        `init_cls_from: the class branch width differs from the checkpoint (${src.describe()} → nc=${nc}); ` +
+          "only the class biases were copied",
+      );
     }
     model.loadStateDict(patch, { quiet: true });
     if (!quiet) console.log(`Initialised ${nc} classifier row(s) from checkpoint class ${initClsFrom}`);

@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import { initBackend, tf } from "../../lib/backend/mod.ts";
 import { loadCheckpoint } from "../../lib/io/checkpoint.ts";
-import { train } from "../../lib/train/trainer.ts";
+import { buildModel, train } from "../../lib/train/trainer.ts";
+import { saveCheckpoint } from "../../lib/io/checkpoint.ts";
 import { YoloSegModel } from "../../lib/yolo/model.ts";
 import { UserError } from "../../lib/util/errors.ts";
 import { makeTinyDataset } from "./tiny_data.ts";
@@ -75,6 +76,37 @@ Deno.test({
       }
     }
     assert.equal(maxDiff, 0, `final weights differ by ${maxDiff}`);
+    await Deno.remove(dir, { recursive: true });
+  },
+});
+
+Deno.test({
+  name: "transfer: shape-matching tensors kept, init_cls_from copies the checkpoint's class rows",
+  fn: async () => {
+    // an s-scale 80-class checkpoint: the class branch width (128) does not depend on nc, so whole rows transfer
+    const dir = await Deno.makeTempDir();
+    const src = YoloSegModel.create({ scale: "s", nc: 80 });
+    const sd = src.stateDict();
+    src.dispose();
+    await saveCheckpoint(path.join(dir, "s80"), sd, { names: Array.from({ length: 80 }, (_, i) => `c${i}`) });
+    const m = await buildModel(path.join(dir, "s80"), 2, ["a", "b"], 5, true);
+    const out = m.stateDict();
+    m.dispose();
+    assert.deepEqual(out.get("model.0.conv.weight")!.data, sd.get("model.0.conv.weight")!.data);
+    assert.deepEqual(out.get("model.22.cv3.1.0.conv.weight")!.data, sd.get("model.22.cv3.1.0.conv.weight")!.data);
+    for (const i of [0, 1, 2]) {
+      const w = sd.get(`model.22.cv3.${i}.2.weight`)!, b = sd.get(`model.22.cv3.${i}.2.bias`)!;
+      const per = w.data.length / 80;
+      const ow = out.get(`model.22.cv3.${i}.2.weight`)!, ob = out.get(`model.22.cv3.${i}.2.bias`)!;
+      assert.deepEqual(ow.shape, [2, ...w.shape.slice(1)]);
+      for (const c of [0, 1]) {
+        assert.deepEqual(
+          Array.from((ow.data as Float32Array).subarray(c * per, (c + 1) * per)),
+          Array.from((w.data as Float32Array).subarray(5 * per, 6 * per)),
+        );
+        assert.equal(ob.data[c], b.data[5]);
+      }
+    }
     await Deno.remove(dir, { recursive: true });
   },
 });
