@@ -10,8 +10,8 @@ import { progress } from "../lib/cli/progress.ts";
 import { initBackend, tf } from "../lib/backend/mod.ts";
 import { writeFileAtomic, writeJsonAtomic } from "../lib/io/atomic.ts";
 import { UserError } from "../lib/util/errors.ts";
-import { loadYoloModel } from "../lib/yolo/load.ts";
-import { predict, type Prediction, type RgbImage } from "../lib/yolo/predict.ts";
+import { type EngineName, openEngine } from "../lib/engine/mod.ts";
+import { checkImgsz, predict, type Prediction, type RgbImage } from "../lib/yolo/predict.ts";
 import {
   type CocoResult,
   cocoResults,
@@ -151,6 +151,12 @@ export const command: Command = {
     name: { type: "string", default: "predict", help: "run folder name (numbered when it exists)" },
     exist_ok: { type: "boolean", default: false, help: "reuse the run folder; skip images already finished" },
     backend: { type: "string", help: "tfjs backend (wasm, cpu); default: the ladder" },
+    engine: {
+      type: "string",
+      default: "auto",
+      choices: ["auto", "ort", "tfjs"],
+      help: "inference engine: ort (ONNX export in onnxruntime-node), tfjs, or auto (ort when it loads)",
+    },
     quiet: { type: "boolean", default: false, help: "no progress bar" },
   },
   description: `examples:
@@ -194,7 +200,13 @@ export const command: Command = {
       return 0;
     }
     await initBackend(o.backend ? { backend: o.backend as "wasm" } : {});
-    const model = await loadYoloModel(String(o.model), { verbose: !o.quiet });
+    const opened = await openEngine(String(o.model), {
+      engine: o.engine as EngineName,
+      imgsz: checkImgsz(Number(o.imgsz)),
+      verbose: !o.quiet,
+    });
+    if (opened.note && !o.quiet) console.error(`predict: ${opened.note}`);
+    const model = opened.ort ?? opened.model;
     await Deno.mkdir(dir, { recursive: true });
     const bar = progress("predict", todo.length, "img", { quiet: Boolean(o.quiet) });
     const log = await Deno.open(logFile, { append: true, create: true });
@@ -228,7 +240,7 @@ export const command: Command = {
     } finally {
       bar.stop();
       log.close();
-      model.dispose();
+      await opened.dispose();
     }
     if (o.save_coco) await writeCoco(dir, files, done);
     const n = Math.max(todo.length, 1);
@@ -236,7 +248,9 @@ export const command: Command = {
       `predict: ${todo.length} images, ${instances} instances in ${((performance.now() - t0) / 1000).toFixed(1)} s ` +
         `(per image: preprocess ${(speed.preprocess / n).toFixed(1)} ms, inference ${
           (speed.inference / n).toFixed(1)
-        } ms, postprocess ${(speed.postprocess / n).toFixed(1)} ms; backend ${tf.getBackend()})`,
+        } ms, postprocess ${
+          (speed.postprocess / n).toFixed(1)
+        } ms; engine ${opened.engine}, backend ${tf.getBackend()})`,
     );
     console.log(`results saved to ${dir}`);
     return 0;

@@ -26,6 +26,13 @@ export interface SegModel {
   forward(x: tf.Tensor4D, opts: { train: false }): { pred: tf.Tensor3D; proto: tf.Tensor4D };
 }
 
+/** An inference engine that works on typed arrays (the ONNX runtime engine): same outputs as `runForwardArrays`. */
+export interface ArraySegModel {
+  nc: number;
+  names: Record<number, string> | string[];
+  runArrays(input: Float32Array, B: number, H: number, W: number): Promise<ForwardArrays>;
+}
+
 /** Options of `predict` (ultralytics names in camelCase). */
 export interface PredictOptions {
   /** input size: one number (square) or [H, W]; rounded up to a multiple of 32 (default 640) */
@@ -79,12 +86,13 @@ export interface ForwardArrays {
 
 /** Run the model on an HWC float batch [B, H, W, 3] (0..1) and read the outputs; disposes every tensor it makes. */
 export async function runForwardArrays(
-  model: SegModel,
+  model: SegModel | ArraySegModel,
   input: Float32Array,
   B: number,
   H: number,
   W: number,
 ): Promise<ForwardArrays> {
+  if ("runArrays" in model) return await model.runArrays(input, B, H, W);
   const x = tf.tensor4d(input, [B, H, W, 3]);
   let out: Record<string, unknown> | null = null;
   try {
@@ -141,7 +149,11 @@ export function finishImage(
 }
 
 /** Predict instances on decoded RGB images; one `Prediction` per image, in order. */
-export async function predict(model: SegModel, images: RgbImage[], opts: PredictOptions = {}): Promise<Prediction[]> {
+export async function predict(
+  model: SegModel | ArraySegModel,
+  images: RgbImage[],
+  opts: PredictOptions = {},
+): Promise<Prediction[]> {
   const imgsz = checkImgsz(opts.imgsz ?? 640);
   const bs = Math.max(1, opts.batch ?? 1);
   const names = namesRecord(model.names, model.nc);

@@ -152,3 +152,40 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "predict with engine=ort gives the same detections as engine=tfjs on real images (pretrained checkpoint)",
+  ignore: !hasFixture("pretrained/yolov8n-seg-coco.pt") || !hasFixture("coco128-seg") || !(await ortAvailable()),
+  fn: async () => {
+    await initBackend();
+    const { predict } = await import("../../lib/yolo/predict.ts");
+    const { decodeImage } = await import("../../lib/image/mod.ts");
+    const imgs = await Promise.all(
+      ["000000000009", "000000000025", "000000000034"].map((s) =>
+        decodeImage(fixture("coco128-seg", "images", "train2017", `${s}.jpg`))
+      ),
+    );
+    const t = await openEngine(fixture("pretrained/yolov8n-seg-coco.pt"), { engine: "tfjs" });
+    const cache = await Deno.makeTempDir();
+    Deno.env.set("ANIMESEG_CACHE", cache);
+    const o = await openEngine(fixture("pretrained/yolov8n-seg-coco.pt"), { engine: "ort", imgsz: [320, 320] });
+    try {
+      const a = await predict(t.model, imgs, { imgsz: 320, conf: 0.25 });
+      const b = await predict(o.ort!, imgs, { imgsz: 320, conf: 0.25 });
+      let total = 0;
+      for (let i = 0; i < imgs.length; i++) {
+        assert.equal(b[i].n, a[i].n, `image ${i}: detection count`);
+        assert.deepEqual(Array.from(b[i].cls), Array.from(a[i].cls));
+        for (let k = 0; k < a[i].boxes.length; k++) assert.ok(Math.abs(a[i].boxes[k] - b[i].boxes[k]) < 0.1);
+        for (let k = 0; k < a[i].n; k++) assert.ok(Math.abs(a[i].conf[k] - b[i].conf[k]) < 3e-4);
+        total += a[i].n;
+      }
+      assert.ok(total > 0, "the real checkpoint finds objects");
+    } finally {
+      await o.dispose();
+      await t.dispose();
+      Deno.env.delete("ANIMESEG_CACHE");
+      await Deno.remove(cache, { recursive: true });
+    }
+  },
+});
