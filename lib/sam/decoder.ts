@@ -127,15 +127,15 @@ export class MaskDecoder {
     this.iouHead = mlp(sd, `${P}iou_prediction_head`);
   }
 
+  /** Multi-head attention; q/k/v may have batch 1 (shared image side) or B: batch dims broadcast. */
   private attention(a: Attn, q: tf.Tensor3D, k: tf.Tensor3D, v: tf.Tensor3D): tf.Tensor3D {
     const qp = applyLinear(a.q, q), kp = applyLinear(a.k, k), vp = applyLinear(a.v, v);
-    const [B, Nq, C] = qp.shape as [number, number, number];
-    const Nk = kp.shape[1] as number;
+    const C = qp.shape[2] as number;
     const h = a.heads, d = C / h;
-    const sep = (t: tf.Tensor, n: number) => t.reshape([B, n, h, d]).transpose([0, 2, 1, 3]);
-    const att = tf.softmax(tf.div(tf.matMul(sep(qp, Nq), sep(kp, Nk), false, true), Math.sqrt(d)));
-    const o = tf.matMul(att, sep(vp, Nk)).transpose([0, 2, 1, 3]).reshape([B, Nq, C]);
-    return applyLinear(a.out, o) as tf.Tensor3D;
+    const sep = (t: tf.Tensor) => t.reshape([t.shape[0], t.shape[1] as number, h, d]).transpose([0, 2, 1, 3]);
+    const att = tf.softmax(tf.div(tf.matMul(sep(qp), sep(kp), false, true), Math.sqrt(d)));
+    const o = tf.matMul(att, sep(vp)).transpose([0, 2, 1, 3]);
+    return applyLinear(a.out, o.reshape([o.shape[0], o.shape[1] as number, C])) as tf.Tensor3D;
   }
 
   /**
@@ -151,12 +151,13 @@ export class MaskDecoder {
   ): DecoderResult {
     return tf.tidy(() => {
       const B = sparse.shape[0];
-      const [, h, w, C] = dense.shape;
+      const [, h, w, C] = image.shape;
       const out = tf.concat([this.iouToken, this.maskTokens], 0);
       const tokens = tf.concat([tf.broadcastTo(out.expandDims(0), [B, out.shape[0], C]), sparse], 1) as tf.Tensor3D;
-      const src = tf.add(image.shape[0] === B ? image : tf.broadcastTo(image, [B, h, w, C]), dense);
-      const keys0 = src.reshape([B, h * w, C]) as tf.Tensor3D;
-      const keyPe = tf.broadcastTo(pe.reshape([1, h * w, C]), [B, h * w, C]) as tf.Tensor3D;
+      // image side stays at batch 1 while it is the same for every prompt (no Tile of the embedding)
+      const src = tf.add(image, dense);
+      const keys0 = src.reshape([src.shape[0], h * w, C]) as tf.Tensor3D;
+      const keyPe = pe.reshape([1, h * w, C]) as tf.Tensor3D;
       let queries = tokens;
       let keys = keys0;
       for (const L of this.layers) {
@@ -182,7 +183,12 @@ export class MaskDecoder {
       queries = layerNorm(this.normFinal, tf.add(queries, this.attention(this.finalAttn, q, k, keys))) as tf.Tensor3D;
       const hs = queries;
       const iouOut = hs.slice([0, 0, 0], [B, 1, C]).reshape([B, C]);
-      const srcImg = keys.reshape([B, h, w, C]) as tf.Tensor4D;
+      const srcImg = (keys.shape[0] === B ? keys : tf.broadcastTo(keys, [B, h * w, C])).reshape([
+        B,
+        h,
+        w,
+        C,
+      ]) as tf.Tensor4D;
       const u0 = gelu(layerNorm(this.up1, applyConvT(this.up0, srcImg))) as tf.Tensor4D;
       const up = gelu(applyConvT(this.up3, u0)) as tf.Tensor4D; // (B, 4h, 4w, C/8)
       const nm = this.numMaskTokens;

@@ -107,7 +107,7 @@ export class SamPredictor {
     const feats = this.need();
     return tf.tidy(() => {
       const sparse = this.model.prompt.sparse(points, boxes, B);
-      const dense = this.model.prompt.dense(maskInput, B);
+      const dense = this.model.prompt.dense(maskInput);
       const r = this.model.decoder.forward(feats, this.model.prompt.denseImagePe(), sparse, dense, multimask);
       return { lowRes: r.masks, iou: r.iou };
     });

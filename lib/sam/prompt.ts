@@ -120,11 +120,14 @@ export class PromptEncoder {
     });
   }
 
-  /** Dense embeddings (B, S/16, S/16, P): mask_downscaling(mask (B, S/4, S/4, 1)) or the no-mask embedding. */
-  dense(mask: tf.Tensor4D | null, B: number): tf.Tensor4D {
+  /**
+   * Dense embeddings: mask_downscaling(mask (B, S/4, S/4, 1)) → (B, S/16, S/16, P), or without a mask the no-mask
+   * embedding as (1, S/16, S/16, P) (broadcast over the batch by the decoder).
+   */
+  dense(mask: tf.Tensor4D | null): tf.Tensor4D {
     return tf.tidy(() => {
       const g = this.gridSize;
-      if (!mask) return tf.broadcastTo(this.noMask.reshape([1, 1, 1, this.embedDim]), [B, g, g, this.embedDim]);
+      if (!mask) return tf.broadcastTo(this.noMask.reshape([1, 1, 1, this.embedDim]), [1, g, g, this.embedDim]);
       let y = gelu(layerNorm(this.md.n1, applyConv(this.md.c0, mask))) as tf.Tensor4D;
       y = gelu(layerNorm(this.md.n4, applyConv(this.md.c3, y))) as tf.Tensor4D;
       return applyConv(this.md.c6, y);

@@ -294,7 +294,7 @@ async function* checkImage(
       const mi = readNpySync(miFile);
       maskIn = tf.tensor4d(toNumbers(mi) as Float32Array, [1, mi.shape[1], mi.shape[2], 1]);
     }
-    const dense = model.prompt.dense(maskIn, 1);
+    const dense = model.prompt.dense(maskIn);
     maskIn?.dispose();
     if (exists(path.join(pd, "dense_embeddings.npy"))) {
       const ours = tf.tidy(() => dense.transpose([0, 3, 1, 2]));
@@ -355,7 +355,7 @@ async function* checkImage(
         ];
         for (const [nm2, t, desc] of dbg) {
           const f = path.join(pd, "decoder", `${nm2}.npy`);
-          if (exists(f)) yield* compareTensor(`${cn}/decoder/${nm2}`, t, f, nm2 === "all_iou_pred" ? 1 : TOL.dec, desc);
+          if (exists(f)) yield* compareTensor(`${cn}/decoder/${nm2}`, t, f, TOL.dec, desc);
         }
         dbg[2][1].dispose();
         tf.dispose([dd.tokensOut, dd.imageTokensOut, dd.upscaled]);
