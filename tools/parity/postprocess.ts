@@ -297,7 +297,12 @@ async function* maskChecks(
 }
 
 /** Optional end to end: project forward (if `lib/yolo/load.ts` exists) + project NMS vs the reference dets. */
-async function* runEndToEnd(root: string, caseName: string, variants: Variant[]): AsyncGenerator<CaseResult> {
+async function* runEndToEnd(
+  root: string,
+  caseName: string,
+  variants: Variant[],
+  engine: string,
+): AsyncGenerator<CaseResult> {
   const loadUrl = new URL("../../lib/yolo/load.ts", import.meta.url);
   const name = `postprocess/${caseName}/e2e`;
   if (!(await exists(loadUrl.pathname))) {
@@ -337,7 +342,16 @@ async function* runEndToEnd(root: string, caseName: string, variants: Variant[])
   }
   const { loadYoloModel } = await import(loadUrl.href);
   const model = await loadYoloModel(ckpt);
-  const out = await runForwardArrays(model, input, B, H, W);
+  let out;
+  if (engine === "ort") {
+    // the project's ONNX export of the same checkpoint, run by onnxruntime-node
+    const { exportYoloSegOnnx } = await import("../../lib/export/onnx.ts");
+    const { OrtSegEngine } = await import("../../lib/engine/ort.ts");
+    const { bytes } = exportYoloSegOnnx(model.stateDict(), { imgsz: [H, W], dynamic: true });
+    const ort = await OrtSegEngine.open(bytes, { nc: model.nc });
+    out = await ort.runArrays(input, B, H, W);
+    await ort.dispose();
+  } else out = await runForwardArrays(model, input, B, H, W);
   for (let k = 0; k < variants.length; k++) {
     for (let b = 0; b < B; b++) {
       const refFile = path.join(root, "postprocess", caseName, `nms${k}_dets_${b}.npy`);
@@ -446,9 +460,9 @@ export const category: ParityCategory = {
       }
       yield* runCase(root, caseName, variants);
       if (opts.extra.e2e === "0") continue;
-      if (opts.engine !== "tfjs") {
-        yield { name: `postprocess/${caseName}/e2e`, verdict: "SKIP", detail: `engine ${opts.engine}: not wired here` };
-      } else yield* runEndToEnd(root, caseName, variants);
+      if (opts.engine !== "tfjs" && opts.engine !== "ort") {
+        yield { name: `postprocess/${caseName}/e2e`, verdict: "SKIP", detail: `unknown engine ${opts.engine}` };
+      } else yield* runEndToEnd(root, caseName, variants, opts.engine);
     }
   },
 };
