@@ -2,12 +2,14 @@
  * The project's tfjs kernels: conv gradients built from fast ops the backend already has.
  *
  * - `Conv2DBackpropFilter` (missing on wasm; pathologically slow on cpu): one conv2d with dilation = stride of the
- *   transposed input with the transposed output gradient; on wasm for stride 1, one matMul per filter tap between
- *   the shifted, channels-first input and the output gradient (faster there).
+ *   transposed input with the transposed output gradient; on wasm for stride 1 and small images, one matMul per
+ *   filter tap on the flattened padded image (faster there).
  * - `Conv2DBackpropInput` (45–72× slower than torch on wasm): dX as a stride-1 conv2d of the output gradient with
  *   the flipped, in/out-swapped filter; for stride s > 1 one such conv per output phase (s_h·s_w of them, each with
  *   the taps that reach it), interleaved by reshape.
  * - `UnsortedSegmentSum` (missing on wasm; the gradient of `gather`): a `scatterND`, which sums duplicate ids.
+ * - `BatchMatMul` on wasm with transposeA/B (10-30× slower than untransposed there, and used by every matMul
+ *   gradient): explicit transposes, then tfjs' own kernel.
  *
  * All handle NHWC and NCHW, any strides, 'same' / 'valid' / numeric / explicit pads, any kernel size; dilation 1.
  * Kernel functions call tfjs ops inside `tf.tidy`; ops run inside a kernel are not recorded on the gradient tape.
@@ -96,26 +98,30 @@ export function conv2dFilterGrad(
     const [ho, wo] = [info.outHeight, info.outWidth];
     const needH = (ho - 1) * sh + kh, needW = (wo - 1) * sw + kw;
     const n = x.shape[0];
-    if (tf.getBackend() === "cpu" || sh > 1 || sw > 1) {
-      // cpu, and strided convs on wasm (measured faster there than per-tap matMuls on strided slices):
+    if (tf.getBackend() === "cpu" || sh > 1 || sw > 1 || n * ho * wo > 80 * 80) {
+      // cpu, and on wasm strided or large-image convs (measured faster there than the per-tap matMuls below):
       // out[c, p, q, o] = sum_{n,i,j} xp[n, p + i*sh, q + j*sw, c] dy[n, i, j, o], a conv with dilation = stride
       const xc = padOrCrop(x, info.padInfo.top, needH, info.padInfo.left, needW);
       const xt = tf.transpose(xc, [3, 1, 2, 0]) as tf.Tensor4D; // [ci, needH, needW, n]
       const f = tf.transpose(dy, [1, 2, 0, 3]) as tf.Tensor4D; // [ho, wo, n, co]
       return tf.transpose(tf.conv2d(xt, f, 1, "valid", "NHWC", [sh, sw]), [1, 2, 0, 3]) as tf.Tensor4D;
     }
-    // wasm, stride 1: dW[p, q] = X_pq^T dY, X_pq = xp[:, p + i, q + j, :] over (n, i, j): one plain [ci, m] x [m, co]
-    // matMul per tap, x moved channels-first once so every tap is a contiguous slice (wasm's transposed matMul is
-    // several times slower). 1.4-1.9x faster than the dilated conv above on YOLOv8 layer shapes.
+    // wasm, stride 1, up to 80x80 outputs (YOLOv8's deeper layers; 1.3-1.6x faster than the conv above there):
+    // dW[p, q] = sum_k xp_flat[k, :]^T dy_shift_pq[k, :] over the flattened padded image (k = n, r, s),
+    // where dy_shift_pq is dy placed at (r + p, s + q) on the padded canvas. On the flattened canvas that shift is a
+    // plain row offset p*W' + q, so each tap is a contiguous slice (fast) and one plain matMul (wasm's strided
+    // slices and transposed matMuls are 10-30x slower than these).
     const xp = padOrCrop(x, info.padInfo.top, needH, info.padInfo.left, needW);
-    const x3 = tf.reshape(tf.transpose(xp, [3, 0, 1, 2]), [ci * n, needH, needW]);
-    const m = n * ho * wo;
-    const d = tf.reshape(dy, [m, co]);
+    const k = n * needH * needW;
+    const xT = tf.reshape(tf.transpose(xp, [3, 0, 1, 2]), [ci, k]);
+    const off = (kh - 1) * needW + (kw - 1);
+    const d0 = tf.reshape(tf.pad(dy, [[0, 0], [0, needH - ho], [0, needW - wo], [0, 0]]), [k, co]);
+    const dext = off > 0 ? tf.pad(d0, [[off, 0], [0, 0]]) : d0;
     const taps: tf.Tensor[] = [];
     for (let p = 0; p < kh; p++) {
       for (let q = 0; q < kw; q++) {
-        const xs = tf.slice(x3, [0, p, q], [ci * n, ho, wo]);
-        taps.push(tf.matMul(tf.reshape(xs, [ci, m]), d));
+        const shift = p * needW + q;
+        taps.push(tf.matMul(xT, off > 0 ? tf.slice(dext, [off - shift, 0], [k, co]) : dext));
       }
     }
     return tf.reshape(taps.length === 1 ? taps[0] : tf.stack(taps), [kh, kw, ci, co]) as tf.Tensor4D;
@@ -284,6 +290,36 @@ function segmentSumKernel(backendName: string): tf.KernelConfig {
   };
 }
 
+/**
+ * wasm `BatchMatMul` with transposeA/transposeB: transpose explicitly (fast) and run tfjs' kernel untransposed; its
+ * transposed path is 10-30x slower. Wraps the built-in, so it must be registered after the backend started.
+ */
+function batchMatMulKernel(builtin: tf.KernelConfig): tf.KernelConfig {
+  return {
+    kernelName: "BatchMatMul",
+    backendName: builtin.backendName,
+    kernelFunc: ({ inputs, attrs, backend }) => {
+      const a = attrs as unknown as { transposeA: boolean; transposeB: boolean };
+      if (!a.transposeA && !a.transposeB) return builtin.kernelFunc({ inputs, attrs, backend });
+      let out: tf.TensorInfo | tf.TensorInfo[] = [];
+      tf.tidy(() => {
+        const swap = (t: tf.TensorInfo | undefined) => {
+          const x = asTensor(t);
+          return tf.transpose(
+            x,
+            [...x.shape.keys()].map((i, _, all) => (i < all.length - 2 ? i : 2 * all.length - 3 - i)),
+          );
+        };
+        const ta = a.transposeA ? swap(inputs.a) : inputs.a!;
+        const tb = a.transposeB ? swap(inputs.b) : inputs.b!;
+        const plain = { ...attrs, transposeA: false, transposeB: false };
+        out = builtin.kernelFunc({ inputs: { a: ta, b: tb }, attrs: plain, backend });
+      });
+      return out;
+    },
+  };
+}
+
 function register(config: tf.KernelConfig): void {
   const key = `${config.backendName}/${config.kernelName}`;
   if (!builtins.has(key)) builtins.set(key, tf.getKernel(config.kernelName, config.backendName));
@@ -298,6 +334,14 @@ export function registerProjectKernels(backendName: string): void {
     else if (name === "Conv2DBackpropInput") register(inputKernel(backendName));
     else if (name === "UnsortedSegmentSum") register(segmentSumKernel(backendName));
   }
+}
+
+/** Register the wasm kernels that wrap tfjs' own (BatchMatMul); call once the wasm backend is initialised. */
+export function registerWasmWrappers(): void {
+  const key = "wasm/BatchMatMul";
+  const builtin = builtins.get(key) ?? tf.getKernel("BatchMatMul", "wasm");
+  if (!builtin || builtins.has(key)) return; // absent, or already wrapped
+  register(batchMatMulKernel(builtin));
 }
 
 /** Put back the kernels tfjs shipped for `backendName` (or remove ours where tfjs had none). For comparisons. */

@@ -14,7 +14,7 @@ import { fileURLToPath } from "node:url";
 import * as path from "node:path";
 import os from "node:os";
 import { UserError } from "../util/errors.ts";
-import { registerProjectKernels } from "./kernels.ts";
+import { registerProjectKernels, registerWasmWrappers } from "./kernels.ts";
 import { prepareWasmThreads, startWasmThreads, terminateWasmThreads } from "./wasm_threads.ts";
 
 export type BackendName = "tensorflow" | "webgpu" | "wasm" | "cpu";
@@ -172,6 +172,7 @@ async function initWasm(threads: number, quiet: boolean): Promise<BackendInfo | 
       return null;
     }
   }
+  registerWasmWrappers();
   const simd = (await tf.env().getAsync("WASM_HAS_SIMD_SUPPORT")) as boolean;
   const n = getThreadsCount();
   wasmInfo = {

@@ -1,7 +1,7 @@
 /**
  * The project's conv-gradient kernels (wasm, and the cpu Conv2DBackpropFilter replacement) against tfjs cpu's
  * built-in kernels, computed first, before `initBackend` registers anything. Also gather's gradient
- * (UnsortedSegmentSum) and a small conv-BN-SiLU net's `tf.grads` on wasm vs cpu.
+ * (UnsortedSegmentSum), transposed matMuls, and a small conv-BN-SiLU net's `tf.grads` on wasm vs cpu.
  */
 import assert from "node:assert/strict";
 import { initBackend, tf } from "../../lib/backend/mod.ts";
@@ -100,12 +100,34 @@ async function gatherGrad(): Promise<Float32Array> {
   return out;
 }
 
+/** matMul with every transpose combination (rank 2 and batched rank 3) and the gradient of a transposed one. */
+async function matMuls(): Promise<Float32Array[]> {
+  const a = tf.randomUniform([2, 5, 7], -1, 1, "float32", 30) as tf.Tensor3D;
+  const b = tf.randomUniform([2, 7, 4], -1, 1, "float32", 31) as tf.Tensor3D;
+  const at = tf.transpose(a, [0, 2, 1]), bt = tf.transpose(b, [0, 2, 1]);
+  const p = tf.randomUniform([7, 5], -1, 1, "float32", 32) as tf.Tensor2D;
+  const q = tf.randomUniform([7, 8], -1, 1, "float32", 33) as tf.Tensor2D;
+  const outs = [
+    tf.matMul(at, b, true, false),
+    tf.matMul(a, bt, false, true),
+    tf.matMul(at, bt, true, true),
+    tf.matMul(p, q, true, false),
+    ...tf.grads((x: tf.Tensor, y: tf.Tensor) =>
+      tf.sum(tf.square(tf.matMul(x as tf.Tensor3D, y as tf.Tensor3D, true, true)))
+    )([at, bt]),
+  ];
+  const r = await Promise.all(outs.map(async (t) => (await t.data()) as Float32Array));
+  tf.dispose([a, b, at, bt, p, q, ...outs]);
+  return r;
+}
+
 // References on tfjs cpu with its built-in kernels, before initBackend registers the project's kernels.
 await tf.setBackend("cpu");
 const reference: Grads[] = [];
 for (let i = 0; i < CASES.length; i++) reference.push(await convGrads(CASES[i], 100 + 10 * i));
 const netReference = await netGrads();
 const gatherReference = await gatherGrad();
+const matMulReference = await matMuls();
 
 function caseName(c: Case): string {
   return `${c.n}x${c.h}x${c.w}x${c.ci}->${c.co} k${c.k} s${JSON.stringify(c.stride)} pad ${JSON.stringify(c.pad)}`;
@@ -144,4 +166,12 @@ Deno.test("gather gradient (UnsortedSegmentSum with repeated ids) on wasm equals
   assert.ok(maxAbsDiff(got, gatherReference) <= 1e-6);
   // hand check: row 2 and row 4 are never gathered -> zero gradient
   for (const r of [2, 4]) for (let j = 0; j < 4; j++) assert.equal(got[r * 4 + j], 0);
+});
+
+Deno.test("transposed matMuls (project BatchMatMul wrapper on wasm) and their gradients equal cpu", async () => {
+  await initBackend({ backend: "wasm", threads: 1 });
+  const before = tf.memory().numTensors;
+  const got = await matMuls();
+  assert.equal(tf.memory().numTensors, before, "tensors leaked");
+  got.forEach((g, i) => assert.ok(maxAbsDiff(g, matMulReference[i]) <= 1e-5, `output ${i}`));
 });
