@@ -63,7 +63,9 @@ function yolov8nConvs(s: number): [number, number, number, number, number][] {
 
 async function child(backend: "cpu" | "wasm", threads: number, reps: number, stackSize: number, cpuStack: boolean) {
   const { initBackend, tf } = await import("../lib/backend/mod.ts");
-  const { registerProjectKernels, restoreBuiltinKernels } = await import("../lib/backend/kernels.ts");
+  const { registerProjectKernels, registerWasmWrappers, restoreBuiltinKernels } = await import(
+    "../lib/backend/kernels.ts"
+  );
   const info = await initBackend({ backend, threads });
   const timings: Timing[] = [];
   const time = async (op: string, n: number, f: () => Tensor | Tensor[]) => {
@@ -111,6 +113,7 @@ async function child(backend: "cpu" | "wasm", threads: number, reps: number, sta
           }) as Tensor,
       );
       registerProjectKernels("wasm");
+      registerWasmWrappers();
     }
     const g = tf.grads((a: Tensor, b: Tensor) =>
       tf.sum(tf.mul(tf.conv2d(a as Tensor4D, b as Tensor4D, stride, "same"), dy))
