@@ -1,9 +1,10 @@
 /**
  * SAM latency: image encoder (ms per image) and mask decoder (one point prompt with upsampling to the image; 16 box
  * prompts in one batch) for the fixture models, and for MobileSAM / ViT-B when their checkpoints are in the weights
- * cache (`mobile_sam.pt`, `sam_vit_b_01ec64.pth`). Random-weight fixture models time the arithmetic only.
+ * cache (`mobile_sam.pt`, `sam_vit_b_01ec64.pth`). Without them, `mobile_sam_shapes` / `vit_b_shapes` time the official
+ * architectures with random weights (latency does not depend on the values). Random-weight rows time arithmetic only.
  *
- *   deno run -A bench/sam.ts [iters=3] [fixtures=DIR] [models=vit_tiny,mobilesam_tiny,mobile_sam,sam_vit_b]
+ *   deno run -A bench/sam.ts [iters=3] [fixtures=DIR] [models=vit_tiny,mobilesam_tiny,mobile_sam,sam_vit_b,...]
  */
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -11,6 +12,7 @@ import { initBackend, tf } from "../lib/backend/mod.ts";
 import { SamModel } from "../lib/sam/model.ts";
 import { SamPredictor } from "../lib/sam/predictor.ts";
 import { cacheDir } from "../lib/io/download.ts";
+import { type SamArch, syntheticSamStateDict } from "../lib/sam/synthetic.ts";
 
 const kv: Record<string, string> = {};
 for (const a of Deno.args) {
@@ -27,7 +29,8 @@ const candidates: Record<string, string> = {
   mobile_sam: path.join(cache, "mobile_sam.pt"),
   sam_vit_b: path.join(cache, "sam_vit_b_01ec64.pth"),
 };
-const wanted = (kv.models ?? Object.keys(candidates).join(",")).split(",");
+const synthetic: Record<string, SamArch> = { mobile_sam_shapes: "mobile_sam", vit_b_shapes: "vit_b" };
+const wanted = (kv.models ?? [...Object.keys(candidates), ...Object.keys(synthetic)].join(",")).split(",");
 
 function exists(p: string): boolean {
   try {
@@ -63,11 +66,16 @@ console.log("model            encoder ms   1 point ms   16 boxes ms   weights");
 const img = testImage();
 for (const name of wanted) {
   const file = candidates[name];
-  if (!file || !exists(file)) {
+  const arch = synthetic[name];
+  if (arch) {
+    // only when the real checkpoint of that architecture is absent
+    const real = arch === "mobile_sam" ? candidates.mobile_sam : candidates.sam_vit_b;
+    if (exists(real) && !kv.models) continue;
+  } else if (!file || !exists(file)) {
     console.log(`${name.padEnd(16)} (not found: ${file ?? "unknown model"})`);
     continue;
   }
-  const model = await SamModel.load(file);
+  const model = arch ? new SamModel(syntheticSamStateDict(arch)) : await SamModel.load(file);
   const p = new SamPredictor(model);
   const enc: number[] = [], pt: number[] = [], bx: number[] = [];
   const boxes: number[] = [];
@@ -88,7 +96,11 @@ for (const name of wanted) {
     pt.push(d);
     bx.push(b);
   }
-  const kind = name.endsWith("_tiny") ? "fixture (random init)" : "official checkpoint";
+  const kind = name.endsWith("_tiny")
+    ? "fixture (random init)"
+    : arch
+    ? "official shapes, random values"
+    : "official checkpoint";
   console.log(
     `${name.padEnd(16)} ${median(enc).toFixed(0).padStart(10)} ${median(pt).toFixed(0).padStart(12)} ${
       median(bx).toFixed(0).padStart(13)

@@ -9,7 +9,7 @@ import { SamModel } from "../../lib/sam/model.ts";
 import { SamPredictor } from "../../lib/sam/predictor.ts";
 import { preprocess, type RgbImage } from "../../lib/sam/transforms.ts";
 import { inferVitConfig } from "../../lib/sam/vit.ts";
-import { loadNpyFolder } from "../../lib/sam/weights.ts";
+import { loadNpyFolder, loadSamStateDict } from "../../lib/sam/weights.ts";
 import { fixture, hasFixture } from "../fixtures.ts";
 
 const REF = fixture("reference");
@@ -106,5 +106,19 @@ Deno.test({
     pred.reset();
     model.dispose();
     assert.equal(tf.memory().numTensors, before, "tensor leak");
+  },
+});
+
+Deno.test({
+  name: "TinyViT config inference matches mobilesam_tiny/config.json",
+  ignore: !hasFixture("reference/sam/mobilesam_tiny/config.json"),
+  async fn() {
+    const { inferTinyVitConfig } = await import("../../lib/sam/tinyvit.ts");
+    const cfg = JSON.parse(Deno.readTextFileSync(path.join(TINY, "config.json")));
+    const c = inferTinyVitConfig(await loadSamStateDict(path.join(TINY, "model.pth")));
+    assert.deepEqual(c.embedDims, cfg.tinyvit_embed_dims);
+    assert.deepEqual(c.depths, cfg.tinyvit_depths);
+    assert.deepEqual(c.numHeads.slice(1), cfg.tinyvit_num_heads.slice(1));
+    assert.deepEqual(c.windowSizes.slice(1), cfg.tinyvit_window_sizes.slice(1));
   },
 });

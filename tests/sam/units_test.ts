@@ -64,3 +64,16 @@ Deno.test("resizePilBilinear: 2→4 upscale weights 3/4-1/4 with edge clamping, 
   // out1: centre 3.0 → taps x=1,2,3 weights (0.25, 0.75, 0.75) → (100 + 600 + 120)/7 = 117.1 → 117
   assert.deepEqual(Array.from(d.data.filter((_, i) => i % 3 === 0)), [71, 117]);
 });
+
+Deno.test("config inference on the official MobileSAM shapes (synthetic state_dict)", async () => {
+  const { syntheticSamStateDict } = await import("../../lib/sam/synthetic.ts");
+  const { inferTinyVitConfig } = await import("../../lib/sam/tinyvit.ts");
+  const { encoderKind } = await import("../../lib/sam/model.ts");
+  const sd = syntheticSamStateDict("mobile_sam");
+  assert.equal(encoderKind(sd), "tinyvit");
+  const c = inferTinyVitConfig(sd);
+  assert.deepEqual(c.embedDims, [64, 128, 160, 320]);
+  assert.deepEqual(c.depths, [2, 2, 6, 2]);
+  assert.deepEqual(c.numHeads.slice(1), [4, 5, 10]);
+  assert.deepEqual(c.windowSizes.slice(1), [7, 14, 7]);
+});
