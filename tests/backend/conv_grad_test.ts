@@ -31,6 +31,8 @@ CASES.push({ n: 1, h: 12, w: 9, ci: 3, co: 5, k: 3, stride: [2, 1], pad: "same" 
 CASES.push({ n: 1, h: 13, w: 13, ci: 2, co: 3, k: 5, stride: 3, pad: "valid" });
 CASES.push({ n: 1, h: 7, w: 7, ci: 3, co: 2, k: 1, stride: 1, pad: 1 });
 CASES.push({ n: 1, h: 16, w: 16, ci: 8, co: 8, k: 3, stride: 1, pad: "same" });
+CASES.push({ n: 1, h: 8, w: 10, ci: 4, co: 6, k: 2, stride: 2, pad: "valid" }); // proto upsample (conv2dTranspose)
+CASES.push({ n: 1, h: 9, w: 9, ci: 3, co: 4, k: 2, stride: 1, pad: "same" }); // even kernel, asymmetric pad
 
 interface Grads {
   dx: Float32Array;
