@@ -38,6 +38,17 @@ export class ParamStore {
   /** `...bn.num_batches_tracked` counters */
   readonly batches = new Map<string, number>();
   private readonly uid = `yolo${++storeCounter}`;
+  private seed: number | undefined;
+
+  /** `seed`: make the random initialisation reproducible. */
+  constructor(seed?: number) {
+    this.seed = seed;
+  }
+
+  /** Next seed for an initialiser (undefined = unseeded). */
+  nextSeed(): number | undefined {
+    return this.seed === undefined ? undefined : this.seed++;
+  }
 
   /** Register a variable under a state-dict name. */
   add(
@@ -70,8 +81,8 @@ export class ParamStore {
 }
 
 /** Uniform(−b, b) tensor. */
-function uniform(shape: number[], bound: number): tf.Tensor {
-  return tf.randomUniform(shape, -bound, bound, "float32");
+function uniform(store: ParamStore, shape: number[], bound: number): tf.Tensor {
+  return tf.randomUniform(shape, -bound, bound, "float32", store.nextSeed());
 }
 
 /** SiLU: x·sigmoid(x). */
@@ -81,7 +92,7 @@ export function silu(x: tf.Tensor4D): tf.Tensor4D {
 
 /** Register a conv weight with PyTorch's default init; stored HWIO [k,k,c1,c2], torch OIHW [c2,c1,k,k]. */
 function convWeight(store: ParamStore, name: string, c1: number, c2: number, k: number): tf.Variable {
-  return store.add(name, uniform([k, k, c1, c2], 1 / Math.sqrt(c1 * k * k)), {
+  return store.add(name, uniform(store, [k, k, c1, c2], 1 / Math.sqrt(c1 * k * k)), {
     layout: "hwio",
     torchShape: [c2, c1, k, k],
     kind: "param",
@@ -146,8 +157,12 @@ export class Conv {
     }
   }
 
-  /** [B,H,W,c1] → [B,H/s,W/s,c2]. */
+  /** [B,H,W,c1] → [B,H/s,W/s,c2]; intermediates are freed at once (only the output survives). */
   apply(x: tf.Tensor4D, ctx: RunCtx): tf.Tensor4D {
+    return tf.tidy(() => this.run(x, ctx));
+  }
+
+  private run(x: tf.Tensor4D, ctx: RunCtx): tf.Tensor4D {
     const pad = this.pad === 0 ? "valid" : this.pad;
     const strides: [number, number] = [this.s, this.s];
     if (!ctx.train && ctx.fold) {
@@ -184,7 +199,7 @@ export class Conv2d {
   readonly b: tf.Variable;
   constructor(store: ParamStore, prefix: string, c1: number, c2: number, k = 1) {
     this.w = convWeight(store, `${prefix}.weight`, c1, c2, k);
-    this.b = store.add(`${prefix}.bias`, uniform([c2], 1 / Math.sqrt(c1 * k * k)), {
+    this.b = store.add(`${prefix}.bias`, uniform(store, [c2], 1 / Math.sqrt(c1 * k * k)), {
       layout: "plain",
       torchShape: [c2],
       kind: "param",
@@ -229,10 +244,12 @@ export class C2f {
   }
 
   apply(x: tf.Tensor4D, ctx: RunCtx): tf.Tensor4D {
-    // Copy: tf.split's returned array is the tape's output list; pushing to it would corrupt the gradient.
-    const ys = [...tf.split(this.cv1.apply(x, ctx), 2, 3)] as tf.Tensor4D[];
-    for (const b of this.m) ys.push(b.apply(ys[ys.length - 1], ctx));
-    return this.cv2.apply(tf.concat(ys, 3), ctx);
+    return tf.tidy(() => {
+      // Copy: tf.split's returned array is the tape's output list; pushing to it would corrupt the gradient.
+      const ys = [...tf.split(this.cv1.apply(x, ctx), 2, 3)] as tf.Tensor4D[];
+      for (const b of this.m) ys.push(b.apply(ys[ys.length - 1], ctx));
+      return this.cv2.apply(tf.concat(ys, 3), ctx);
+    });
   }
 }
 
@@ -247,15 +264,45 @@ export class SPPF {
   }
 
   apply(x: tf.Tensor4D, ctx: RunCtx): tf.Tensor4D {
-    const ys = [this.cv1.apply(x, ctx)];
-    for (let i = 0; i < 3; i++) ys.push(tf.maxPool(ys[i], this.k, 1, "same"));
-    return this.cv2.apply(tf.concat(ys, 3), ctx);
+    return tf.tidy(() => {
+      const ys = [this.cv1.apply(x, ctx)];
+      for (let i = 0; i < 3; i++) {
+        ys.push(ctx.train ? maxPoolSame(ys[i], this.k) : tf.maxPool(ys[i], this.k, 1, "same"));
+      }
+      return this.cv2.apply(tf.concat(ys, 3), ctx);
+    });
   }
 }
 
-/** Nearest-neighbour ×2 upsampling, [B,H,W,C] → [B,2H,2W,C]. */
-export function upsample2(x: tf.Tensor4D): tf.Tensor4D {
-  return tf.image.resizeNearestNeighbor(x, [x.shape[1] * 2, x.shape[2] * 2]);
+/**
+ * Nearest-neighbour ×2 upsampling, [B,H,W,C] → [B,2H,2W,C]. Train mode duplicates with concat/reshape (exact same
+ * values) because tfjs-cpu's ResizeNearestNeighborGrad is wrong for batch > 1 (measured).
+ */
+export function upsample2(x: tf.Tensor4D, train = false): tf.Tensor4D {
+  const [b, h, w, c] = x.shape;
+  if (!train) return tf.image.resizeNearestNeighbor(x, [h * 2, w * 2]);
+  const x5 = tf.reshape(x, [b, h, w, 1, c]);
+  const cols = tf.reshape(tf.concat([x5, x5], 3), [b, h, 1, 2 * w, c]);
+  return tf.reshape(tf.concat([cols, cols], 2), [b, 2 * h, 2 * w, c]);
+}
+
+/** Lowest float32, used as max-pool padding. */
+const NEG = -3.4028234663852886e38;
+
+/**
+ * Max pool k×k, stride 1, padding k//2 (ignored in the max), as separable maxima of shifted slices: same values as
+ * tf.maxPool, with exact gradients (tfjs-wasm's MaxPoolGrad is wrong for some shapes, e.g. [1,2,2,64], [1,8,8,64]).
+ */
+export function maxPoolSame(x: tf.Tensor4D, k: number): tf.Tensor4D {
+  const p = Math.floor(k / 2);
+  const [b, h, w, c] = x.shape;
+  const rows = tf.pad(x, [[0, 0], [p, p], [0, 0], [0, 0]], NEG);
+  let m = tf.slice(rows, [0, 0, 0, 0], [b, h, w, c]);
+  for (let d = 1; d < k; d++) m = tf.maximum(m, tf.slice(rows, [0, d, 0, 0], [b, h, w, c]));
+  const cols = tf.pad(m, [[0, 0], [0, 0], [p, p], [0, 0]], NEG);
+  let out = tf.slice(cols, [0, 0, 0, 0], [b, h, w, c]);
+  for (let d = 1; d < k; d++) out = tf.maximum(out, tf.slice(cols, [0, 0, d, 0], [b, h, w, c]));
+  return out;
 }
 
 /**
@@ -271,12 +318,12 @@ export class Proto {
   constructor(store: ParamStore, prefix: string, c1: number, c_: number, c2: number) {
     this.cv1 = new Conv(store, `${prefix}.cv1`, c1, c_, 3, 1);
     const bound = 1 / Math.sqrt(c_ * 4); // torch: fan_in of a ConvTranspose weight [in,out,k,k] is out·k·k
-    this.upW = store.add(`${prefix}.upsample.weight`, uniform([1, 1, c_, 4 * c_], bound), {
+    this.upW = store.add(`${prefix}.upsample.weight`, uniform(store, [1, 1, c_, 4 * c_], bound), {
       layout: "convT",
       torchShape: [c_, c_, 2, 2],
       kind: "param",
     });
-    this.upB = store.add(`${prefix}.upsample.bias`, uniform([c_], bound), {
+    this.upB = store.add(`${prefix}.upsample.bias`, uniform(store, [c_], bound), {
       layout: "plain",
       torchShape: [c_],
       kind: "param",
@@ -286,14 +333,20 @@ export class Proto {
   }
 
   apply(x: tf.Tensor4D, ctx: RunCtx): tf.Tensor4D {
-    const y = this.cv1.apply(x, ctx);
-    const [b, h, w, c] = y.shape;
-    const co = this.upB.shape[0];
-    const bias = tf.tile(this.upB, [4]) as tf.Tensor1D;
-    const z = tf.fused.conv2d({ x: y, filter: this.upW as tf.Tensor4D, strides: 1, pad: "valid", bias });
-    void c;
-    const up = tf.reshape(tf.transpose(tf.reshape(z, [b, h, w, 2, 2, co]), [0, 1, 3, 2, 4, 5]), [b, 2 * h, 2 * w, co]);
-    return this.cv3.apply(this.cv2.apply(up as tf.Tensor4D, ctx), ctx);
+    return tf.tidy(() => {
+      const y = this.cv1.apply(x, ctx);
+      const [b, h, w] = y.shape;
+      const co = this.upB.shape[0];
+      const bias = tf.tile(this.upB, [4]) as tf.Tensor1D;
+      const z = tf.fused.conv2d({ x: y, filter: this.upW as tf.Tensor4D, strides: 1, pad: "valid", bias });
+      const up = tf.reshape(tf.transpose(tf.reshape(z, [b, h, w, 2, 2, co]), [0, 1, 3, 2, 4, 5]), [
+        b,
+        2 * h,
+        2 * w,
+        co,
+      ]);
+      return this.cv3.apply(this.cv2.apply(up as tf.Tensor4D, ctx), ctx);
+    });
   }
 }
 

@@ -57,11 +57,12 @@ type Layer = Conv | C2f | SPPF | "Upsample" | "Concat" | Segment;
 export class YoloSegModel {
   readonly config: ModelConfig;
   names: Record<number, string>;
-  private readonly store = new ParamStore();
+  private readonly store: ParamStore;
   private readonly layers: Layer[] = [];
 
-  private constructor(config: ModelConfig, names?: Record<number, string>) {
+  private constructor(config: ModelConfig, names?: Record<number, string>, seed?: number) {
     this.config = config;
+    this.store = new ParamStore(seed);
     this.names = names ?? Object.fromEntries(Array.from({ length: config.nc }, (_, i) => [i, String(i)]));
     for (const spec of config.layers) {
       const p = `model.${spec.index}`;
@@ -88,9 +89,9 @@ export class YoloSegModel {
     }
   }
 
-  /** A freshly initialised model (PyTorch default conv init, ultralytics Detect bias init). */
-  static create(opts: { scale: Scale; nc: number; names?: Record<number, string> }): YoloSegModel {
-    return new YoloSegModel(buildConfig(opts.scale, opts.nc), opts.names);
+  /** A freshly initialised model (PyTorch default conv init, ultralytics Detect bias init); `seed` for repeatability. */
+  static create(opts: { scale: Scale; nc: number; names?: Record<number, string>; seed?: number }): YoloSegModel {
+    return new YoloSegModel(buildConfig(opts.scale, opts.nc), opts.names, opts.seed);
   }
 
   /** Number of classes. */
@@ -233,31 +234,43 @@ export class YoloSegModel {
       throw new UserError(`model input height and width must be multiples of 32, got ${x.shape[1]}x${x.shape[2]}`);
     }
     const ctx: RunCtx = { train: opts.train, updateStats: opts.updateStats ?? true, fold: opts.fold ?? true };
-    return tf.tidy(() => {
-      const ys: tf.Tensor4D[] = [];
-      let head: Segment | null = null;
-      let headIn: tf.Tensor4D[] = [];
-      this.config.layers.forEach((spec, i) => {
-        const layer = this.layers[i];
+    // Layer by layer, each in its own tidy; an output is freed after its last consumer unless layers are returned
+    // (keeps peak memory near one layer's working set: batch 8 at 640 otherwise exhausts the 4 GiB wasm heap).
+    const specs = this.config.layers;
+    const lastUse = specs.map(() => -1);
+    for (const spec of specs) for (const f of spec.from) if (f >= 0) lastUse[f] = Math.max(lastUse[f], spec.index);
+    const ys: tf.Tensor4D[] = [];
+    const keepAll = opts.returnLayers === true;
+    try {
+      for (const spec of specs) {
+        const layer = this.layers[spec.index];
         const inputs = spec.from.map((f) => (f < 0 ? x : ys[f]));
         if (layer instanceof Segment) {
-          head = layer;
-          headIn = inputs;
-          return;
+          const out = tf.tidy(() => {
+            const raw = layer.applyRaw(inputs, ctx);
+            if (opts.train) return { levels: raw.levels, mc: raw.mc, proto: raw.proto };
+            const pred = tf.concat([layer.decode(raw.levels), raw.mc], 2) as tf.Tensor3D;
+            return { pred, proto: raw.proto, levels: raw.levels };
+          });
+          if (!keepAll) {
+            for (let i = 0; i < ys.length; i++) ys[i]?.dispose();
+            return out as unknown as EvalOutput | TrainOutput;
+          }
+          return { ...(out as unknown as EvalOutput | TrainOutput), layers: ys };
         }
-        let y: tf.Tensor4D;
-        if (layer === "Upsample") y = upsample2(inputs[0]);
-        else if (layer === "Concat") y = tf.concat(inputs, 3);
-        else y = layer.apply(inputs[0], ctx);
+        const y = tf.tidy(() => {
+          if (layer === "Upsample") return upsample2(inputs[0], opts.train);
+          if (layer === "Concat") return tf.concat(inputs, 3) as tf.Tensor4D;
+          return layer.apply(inputs[0], ctx);
+        });
         ys.push(y);
-      });
-      const seg = head as unknown as Segment;
-      const raw = seg.applyRaw(headIn, ctx);
-      const layers = opts.returnLayers ? ys : undefined;
-      if (opts.train) return { levels: raw.levels, mc: raw.mc, proto: raw.proto, ...(layers ? { layers } : {}) };
-      const pred = tf.concat([seg.decode(raw.levels), raw.mc], 2) as tf.Tensor3D;
-      return { pred, proto: raw.proto, levels: raw.levels, ...(layers ? { layers } : {}) };
-    }) as unknown as EvalOutput | TrainOutput;
+        if (!keepAll) { for (const f of spec.from) if (f >= 0 && lastUse[f] === spec.index) ys[f].dispose(); }
+      }
+    } catch (e) {
+      for (const y of ys) y?.dispose();
+      throw e;
+    }
+    throw new Error("layer table has no Segment head");
   }
 
   /** Drop cached folded weights (they also refresh automatically when a variable is reassigned). */
