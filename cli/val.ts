@@ -1,7 +1,7 @@
 /** `animeseg val`: validate a YOLOv8-seg checkpoint on a dataset split as ultralytics' SegmentationValidator does. */
 import type { Command } from "../lib/cli/command.ts";
 import { initBackend } from "../lib/backend/mod.ts";
-import { loadYoloModel } from "../lib/yolo/load.ts";
+import { type EngineName, openEngine } from "../lib/engine/mod.ts";
 import { YoloSegDataset } from "../lib/dataset/yolo_dataset.ts";
 import { formatTable, type MaskMode, validate } from "../lib/metrics/validate.ts";
 import { writeValReport } from "../lib/metrics/report.ts";
@@ -41,13 +41,26 @@ classes=a,b keeps only those model classes after NMS and scores class a as datas
     classes: { type: "string", help: "model classes to keep, mapped in order to dataset classes 0,1,..." },
     out: { type: "string", help: "folder for metrics.json, per_class.csv, PR curves and the worst-image gallery" },
     gallery: { type: "number", default: 8, help: "worst images to draw into out/worst (0: none)" },
+    engine: {
+      type: "string",
+      default: "tfjs",
+      choices: ["tfjs", "ort", "auto"],
+      help: "inference engine: tfjs (the project's model), ort (its ONNX export in onnxruntime-node), auto",
+    },
     quiet: { type: "boolean", default: false, help: "no progress bar" },
   },
   async run(args) {
     const o = args.opts;
     await initBackend();
     const classes = parseClasses(o.classes);
-    const model = await loadYoloModel(String(o.model));
+    const opened = await openEngine(String(o.model), {
+      engine: o.engine as EngineName,
+      imgsz: [o.imgsz as number, o.imgsz as number],
+      verbose: !o.quiet,
+    });
+    if (opened.note && !o.quiet) console.error(`val: ${opened.note}`);
+    const model = opened.model;
+    const ort = opened.ort;
     const t0 = performance.now();
     const ds = await YoloSegDataset.open(String(o.data), o.split as "val", {
       imgsz: o.imgsz as number,
@@ -63,6 +76,7 @@ classes=a,b keeps only those model classes after NMS and scores class a as datas
       masks: o.masks as MaskMode,
       classes,
       verbose: false,
+      ...(ort ? { engine: (x: Float32Array, B: number, H: number, W: number) => ort.runArrays(x, B, H, W) } : {}),
       onProgress: (d) => {
         bar.tick(d - last);
         last = d;
@@ -70,7 +84,9 @@ classes=a,b keeps only those model classes after NMS and scores class a as datas
     });
     bar.stop();
     console.log(formatTable(r));
-    console.log(`validated ${r.images} images in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    console.log(
+      `validated ${r.images} images in ${((performance.now() - t0) / 1000).toFixed(1)} s (engine ${opened.engine})`,
+    );
     if (o.out) {
       const files = await writeValReport(String(o.out), r, {
         model,
@@ -80,6 +96,7 @@ classes=a,b keeps only those model classes after NMS and scores class a as datas
       });
       console.log(`wrote ${files.length} files to ${o.out}`);
     }
+    await opened.dispose();
     return 0;
   },
 };
