@@ -9,7 +9,7 @@ import { inferConfig, scaleFromName } from "./config.ts";
 import { YoloSegModel } from "./model.ts";
 import { loadNpyStateDict } from "./npy_weights.ts";
 import type { StateDict } from "./state_dict.ts";
-import { loadStateDict as loadPlainStateDict, loadUltralyticsCheckpoint } from "../io/torch.ts";
+import { loadAnyWeights, loadCheckpoint } from "../io/checkpoint.ts";
 
 /** Options of `loadYoloModel`. */
 export interface LoadOptions {
@@ -19,11 +19,6 @@ export interface LoadOptions {
   names?: Record<number, string>;
   /** print "Transferred X/Y items" (default true) */
   verbose?: boolean;
-}
-
-interface ProjectCheckpoint {
-  stateDict: StateDict;
-  meta: Record<string, unknown>;
 }
 
 function namesRecord(names: unknown, nc: number): Record<number, string> {
@@ -58,39 +53,27 @@ async function exists(p: string): Promise<boolean> {
   }
 }
 
-/** Load or create a YOLOv8-seg model: `.pt` file, project checkpoint (path with or without extension), npy folder, or scale/yaml name. */
+/**
+ * Load or create a YOLOv8-seg model: `.pt`/`.pth` (ultralytics checkpoint or plain state dict), the project's
+ * checkpoint (`<path>.safetensors` + `.json`, with or without extension), an npy folder, or a scale/yaml name.
+ */
 export async function loadYoloModel(spec: string, opts: LoadOptions = {}): Promise<YoloSegModel> {
   const verbose = opts.verbose ?? true;
   const scale = scaleFromName(spec);
   if (scale && !(await exists(spec))) {
     return YoloSegModel.create({ scale, nc: opts.nc ?? 80, names: opts.names });
   }
-  if (spec.endsWith(".pt") || spec.endsWith(".pth")) {
-    if (!(await exists(spec))) throw new UserError("no such file", spec);
-    let sd: StateDict;
-    let names: unknown = undefined;
-    try {
-      const ck = await loadUltralyticsCheckpoint(spec);
-      sd = ck.stateDict;
-      names = ck.names;
-    } catch (e) {
-      if (!(e instanceof UserError) || !/not an ultralytics checkpoint/.test(e.message)) throw e;
-      sd = await loadPlainStateDict(spec); // a plain torch.save(state_dict)
-    }
-    return modelFromStateDict(sd, names, spec, verbose);
-  }
   if (await exists(path.join(spec, "keys.json"))) {
     return modelFromStateDict(await loadNpyStateDict(spec), opts.names, spec, verbose);
   }
-  // The project's own checkpoint format (lib/io/checkpoint.ts), addressed without extension.
-  const base = spec.replace(/\.(json|bin|safetensors|npz)$/, "");
-  const modUrl = new URL("../io/checkpoint.ts", import.meta.url).href;
-  let mod: { loadCheckpoint: (p: string) => Promise<ProjectCheckpoint> };
-  try {
-    mod = await import(modUrl);
-  } catch {
-    throw new UserError("not a .pt file, npy folder or model name, and project checkpoints are not supported", spec);
+  const hasExt = /\.(pt|pth|bin|ckpt|safetensors|json)$/i.test(spec);
+  if (!hasExt && ((await exists(`${spec}.json`)) || (await exists(`${spec}.safetensors`)))) {
+    const ck = await loadCheckpoint(spec);
+    return modelFromStateDict(ck.stateDict, ck.meta.names, spec, verbose);
   }
-  const ck = await mod.loadCheckpoint(base);
-  return modelFromStateDict(ck.stateDict, ck.meta?.names, spec, verbose);
+  if (!(await exists(spec))) {
+    throw new UserError("no such file, and not a model name (n, s, m, l, x, yolov8n-seg.yaml)", spec);
+  }
+  const ck = await loadAnyWeights(spec);
+  return modelFromStateDict(ck.stateDict, ck.meta.names, spec, verbose);
 }

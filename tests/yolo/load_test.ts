@@ -4,6 +4,7 @@ import * as path from "node:path";
 import { initBackend } from "../../lib/backend/mod.ts";
 import { UserError } from "../../lib/util/errors.ts";
 import { loadYoloModel } from "../../lib/yolo/load.ts";
+import { saveCheckpoint } from "../../lib/io/checkpoint.ts";
 import { fixture, hasFixture } from "../fixtures.ts";
 
 await initBackend();
@@ -38,4 +39,23 @@ Deno.test("missing or corrupt files raise a UserError naming the file", async ()
   await Deno.writeFile(bad, new Uint8Array([1, 2, 3, 4]));
   await assert.rejects(() => loadYoloModel(bad), (e: Error) => e instanceof UserError && e.message.includes(bad));
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test({
+  name: "project checkpoint (safetensors + json) round trip keeps every tensor and the names",
+  ignore: !hasFixture("reference/yolo/seg_n_nc1.pt"),
+  async fn() {
+    const ref = await loadYoloModel(fixture("reference/yolo/seg_n_nc1.pt"), { verbose: false });
+    const dir = await Deno.makeTempDir();
+    const base = path.join(dir, "ck");
+    const sd = ref.stateDict();
+    await saveCheckpoint(base, sd, { names: ["character"] });
+    const m = await loadYoloModel(base, { verbose: false });
+    assert.equal(m.names[0], "character");
+    const back = m.stateDict();
+    for (const [k, v] of sd) assert.deepEqual(back.get(k)!.data, v.data, k);
+    m.dispose();
+    ref.dispose();
+    await Deno.remove(dir, { recursive: true });
+  },
 });
