@@ -14,6 +14,8 @@ import type { YoloSegModel } from "../../lib/yolo/model.ts";
 
 interface ForwardCase {
   model: string;
+  imgsz?: number | number[];
+  letterbox_auto?: boolean;
   nc?: number;
   input_shape: number[];
   per_layer?: boolean;
@@ -314,21 +316,68 @@ function checkLetterbox(
   };
 }
 
+/** Letterbox each `orig_<b>.npy` as the case did and compare with the fed tensor (≤ 1/255 + 1e-7). */
+async function preprocessCheck(root: string, name: string, c: ForwardCase, fn: LetterboxFn): Promise<CaseResult> {
+  const dir = path.join(root, "forward", name);
+  const label = `forward/${name}/preprocess`;
+  const [b, ch, h, w] = c.input_shape;
+  if (c.imgsz === undefined) return { name: label, verdict: "SKIP", detail: "cases.json has no imgsz" };
+  const inputFile = path.join(dir, "input.npy");
+  const input = (await exists(inputFile)) ? await readNpy(inputFile) : null;
+  let worst = 0;
+  for (let i = 0; i < b; i++) {
+    const origFile = path.join(dir, `orig_${i}.npy`);
+    if (!(await exists(origFile))) return { name: label, verdict: "SKIP", detail: `no orig_${i}.npy` };
+    const orig = await readNpy(origFile);
+    const r = fn({ data: orig.data as Uint8Array, height: orig.shape[0], width: orig.shape[1], channels: 3 }, {
+      newShape: Array.isArray(c.imgsz) ? [c.imgsz[0], c.imgsz[1]] : c.imgsz,
+      auto: c.letterbox_auto === true,
+      stride: 32,
+      scaleup: true,
+      center: true,
+      padValue: 114,
+    });
+    if (r.image.height !== h || r.image.width !== w) {
+      return {
+        name: label,
+        verdict: "FAIL",
+        detail: `image ${i}: letterbox gave ${r.image.height}x${r.image.width}, fed ${h}x${w}`,
+      };
+    }
+    let ref: ArrayLike<number>;
+    if (input) {
+      const plane = h * w;
+      const d = input.data as Float32Array;
+      const hwc = new Float32Array(plane * ch);
+      for (let k = 0; k < ch; k++) for (let p = 0; p < plane; p++) hwc[p * ch + k] = d[(i * ch + k) * plane + p];
+      ref = hwc;
+    } else {
+      const u8 = await readNpy(path.join(dir, `letterboxed_u8_${i}.npy`));
+      ref = Float32Array.from(u8.data as Uint8Array, (v) => v / 255);
+    }
+    for (let k = 0; k < ref.length; k++) worst = Math.max(worst, Math.abs(r.image.data[k] / 255 - ref[k]));
+  }
+  const tol = 1 / 255 + 1e-7;
+  return { name: label, verdict: worst <= tol ? "PASS" : "FAIL", detail: `max|d|=${fmt(worst)} (tol ${fmt(tol)})` };
+}
+
+async function loadLetterbox(): Promise<{ fn: LetterboxFn | null; why: string }> {
+  try {
+    const mod = await import(new URL("../../lib/image/mod.ts", import.meta.url).href);
+    if (typeof mod.letterbox === "function") return { fn: mod.letterbox, why: "" };
+    return { fn: null, why: "lib/image/mod.ts has no letterbox()" };
+  } catch (e) {
+    return { fn: null, why: `lib/image/mod.ts not available (${(e as Error).message.split("\n")[0]})` };
+  }
+}
+
 async function* letterboxCases(root: string): AsyncGenerator<CaseResult> {
   const dir = path.join(root, "forward");
   const sets: { file: string; folder: string }[] = [
     { file: path.join(dir, "letterbox_cases.json"), folder: dir },
     { file: path.join(dir, "letterbox_extra", "cases.json"), folder: path.join(dir, "letterbox_extra") },
   ];
-  let fn: LetterboxFn | null = null;
-  let why = "";
-  try {
-    const mod = await import(new URL("../../lib/image/mod.ts", import.meta.url).href);
-    fn = typeof mod.letterbox === "function" ? mod.letterbox : null;
-    if (!fn) why = "lib/image/mod.ts has no letterbox()";
-  } catch (e) {
-    why = `lib/image/mod.ts not available (${(e as Error).message.split("\n")[0]})`;
-  }
+  const { fn, why } = await loadLetterbox();
   for (const set of sets) {
     if (!(await exists(set.file))) continue;
     const cases = JSON.parse(await Deno.readTextFile(set.file)) as Record<string, Record<string, unknown>>;
@@ -391,6 +440,9 @@ export const category: ParityCategory = {
             loaded.set(c.model, model);
           }
           yield* forwardCase(root, name, c, model);
+          const lb = await loadLetterbox();
+          if (lb.fn) yield await preprocessCheck(root, name, c, lb.fn);
+          else yield { name: `forward/${name}/preprocess`, verdict: "SKIP", detail: lb.why };
         }
       } finally {
         for (const m of loaded.values()) m.dispose();
