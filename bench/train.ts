@@ -166,15 +166,24 @@ async function main() {
   const torch = await torchRows(kv.timings);
   const all: Row[] = [];
   for (const backend of (kv.backends ?? "wasm").split(",")) {
-    const args = ["run", "-A", fileURLToPath(import.meta.url), "worker=1", `backend=${backend}`];
-    for (const k of ["cases", "iters", "threads", "timings"]) if (kv[k]) args.push(`${k}=${kv[k]}`);
-    const out = await new Deno.Command(Deno.execPath(), { args, stdout: "piped", stderr: "inherit" }).output();
-    const line = new TextDecoder().decode(out.stdout).split("\n").find((l) => l.startsWith("ROWS "));
-    if (!line) {
-      console.log(`${backend}: failed (exit ${out.code})`);
-      continue;
+    // one process per case: wasm memory (4 GiB) is not returned between cases
+    for (const c of (kv.cases ?? "n320,n640,s320,s640").split(",")) {
+      const args = ["run", "-A", fileURLToPath(import.meta.url), "worker=1", `backend=${backend}`, `cases=${c}`];
+      for (const k of ["iters", "threads", "timings"]) if (kv[k]) args.push(`${k}=${kv[k]}`);
+      const out = await new Deno.Command(Deno.execPath(), { args, stdout: "piped", stderr: "piped" }).output();
+      const line = new TextDecoder().decode(out.stdout).split("\n").find((l) => l.startsWith("ROWS "));
+      if (!line) {
+        const err = new TextDecoder().decode(out.stderr).split("\n").find((l) => /error/i.test(l)) ?? "";
+        // deno-lint-ignore no-control-regex
+        console.log(`${backend} ${c}: failed (exit ${out.code}) ${err.replace(/\x1b\[[0-9;]*m/g, "").trim()}`);
+        continue;
+      }
+      const rows = JSON.parse(line.slice(5)) as Row[];
+      for (const r of rows) {
+        console.log(`${backend} ${c}: ${r.sPerStep.toFixed(2)} s/step, ${r.imagesPerS.toFixed(3)} img/s`);
+      }
+      all.push(...rows);
     }
-    all.push(...(JSON.parse(line.slice(5)) as Row[]));
   }
   console.log("\nbackend  model        imgsz batch   s/step   img/s   torch img/s   torch/ours");
   for (const r of all) {
