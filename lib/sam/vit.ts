@@ -202,28 +202,46 @@ export class VitEncoder {
     return tf.add(x1, m) as tf.Tensor4D;
   }
 
+  /**
+   * Bytes one chunk of attention logits may take; queries are processed in grid-row chunks under this budget so
+   * global attention at 1024 px (12-16 heads x 4096 x 4096) fits the wasm heap. Results do not depend on it.
+   */
+  static attnBudgetBytes = 64 * 1024 * 1024;
+
   /** Multi-head attention with decomposed relative positions over (B', h, w, C) tokens. */
   private attention(blk: VitBlock, x: tf.Tensor4D): tf.Tensor4D {
     const [B, h, w, C] = x.shape;
     const nH = this.cfg.numHeads, hd = C / nH, N = h * w;
     const qkv = applyLinear(blk.qkv, x.reshape([B, N, C])); // (B, N, 3*C) ordered (3, nH, hd)
     // split q, k, v → (B*nH, N, hd)
-    const parts = tf.split(qkv, 3, 2).map((t) =>
+    const [q, k, v] = tf.split(qkv, 3, 2).map((t) =>
       t.reshape([B, N, nH, hd]).transpose([0, 2, 1, 3]).reshape([B * nH, N, hd])
     );
-    const [q, k, v] = parts;
     const scale = 1 / Math.sqrt(hd);
-    let attn = tf.matMul(tf.mul(q, scale), k, false, true); // (B*nH, N, N)
-    // decomposed relative positions from the unscaled q
     const BB = B * nH;
+    // decomposed relative positions from the unscaled q: relH (BB, h, w, kh), relW (BB, h, w, kw)
     const rq = q.reshape([BB, h, w, hd]);
-    const relH = tf.matMul(rq.transpose([1, 0, 2, 3]).reshape([h, BB * w, hd]), blk.relH) // (h, BB*w, kh)
-      .reshape([h, BB, w, h]).transpose([1, 0, 2, 3]); // (BB, h, w, kh)
-    const relW = tf.matMul(rq.transpose([2, 0, 1, 3]).reshape([w, BB * h, hd]), blk.relW) // (w, BB*h, kw)
-      .reshape([w, BB, h, w]).transpose([1, 2, 0, 3]); // (BB, h, w, kw)
-    const bias = tf.add(relH.reshape([BB * N, h, 1]), relW.reshape([BB * N, 1, w])).reshape([BB, N, N]);
-    attn = tf.softmax(tf.add(attn, bias));
-    const o = tf.matMul(attn, v).reshape([B, nH, N, hd]).transpose([0, 2, 1, 3]).reshape([B, h, w, C]);
+    const relH = tf.matMul(rq.transpose([1, 0, 2, 3]).reshape([h, BB * w, hd]), blk.relH)
+      .reshape([h, BB, w, h]).transpose([1, 0, 2, 3]);
+    const relW = tf.matMul(rq.transpose([2, 0, 1, 3]).reshape([w, BB * h, hd]), blk.relW)
+      .reshape([w, BB, h, w]).transpose([1, 2, 0, 3]);
+    const qs = tf.mul(q, scale);
+    const rowsPerChunk = Math.max(1, Math.min(h, Math.floor(VitEncoder.attnBudgetBytes / (BB * w * N * 4))));
+    const outs: tf.Tensor[] = [];
+    for (let r0 = 0; r0 < h; r0 += rowsPerChunk) {
+      const rows = Math.min(rowsPerChunk, h - r0);
+      outs.push(tf.tidy(() => {
+        const nq = rows * w;
+        const qc = rows === h ? qs : tf.slice(qs, [0, r0 * w, 0], [BB, nq, hd]);
+        const attn = tf.matMul(qc, k, false, true); // (BB, nq, N)
+        const rh = rows === h ? relH : tf.slice(relH, [0, r0, 0, 0], [BB, rows, w, h]);
+        const rw = rows === h ? relW : tf.slice(relW, [0, r0, 0, 0], [BB, rows, w, w]);
+        const bias = tf.add(rh.reshape([BB * nq, h, 1]), rw.reshape([BB * nq, 1, w])).reshape([BB, nq, N]);
+        return tf.matMul(tf.softmax(tf.add(attn, bias)), v); // (BB, nq, hd)
+      }));
+    }
+    const o = (outs.length === 1 ? outs[0] : tf.concat(outs, 1)).reshape([B, nH, N, hd]).transpose([0, 2, 1, 3])
+      .reshape([B, h, w, C]);
     return applyLinear(blk.proj, o) as tf.Tensor4D;
   }
 }

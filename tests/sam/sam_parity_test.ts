@@ -122,3 +122,28 @@ Deno.test({
     assert.deepEqual(c.windowSizes.slice(1), cfg.tinyvit_window_sizes.slice(1));
   },
 });
+
+Deno.test({
+  name: "ViT attention in query-row chunks (as used for 1024 px global attention) gives the fixture embedding",
+  ignore: !hasFixture("reference/sam/vit_tiny/truck/image_embedding.npy"),
+  async fn() {
+    await initBackend();
+    const { VitEncoder } = await import("../../lib/sam/vit.ts");
+    const model = await SamModel.load(VIT);
+    const dir = path.join(VIT, "truck");
+    const saved = VitEncoder.attnBudgetBytes;
+    VitEncoder.attnBudgetBytes = 1; // one grid row per chunk
+    try {
+      const x = preprocess(img(path.join(dir, "input_resized.npy")), model.imgSize);
+      const emb = model.encoder.forward(x);
+      x.dispose();
+      const ours = tf.tidy(() => emb.transpose([0, 3, 1, 2]).dataSync());
+      emb.dispose();
+      const r = rel(ours, toNumbers(readNpySync(path.join(dir, "image_embedding.npy"))));
+      assert.ok(r <= 1e-4, `embedding rel ${r}`);
+    } finally {
+      VitEncoder.attnBudgetBytes = saved;
+      model.dispose();
+    }
+  },
+});
