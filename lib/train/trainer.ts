@@ -18,7 +18,8 @@ import { YoloSegModel } from "../yolo/model.ts";
 import { validate, type ValResult } from "../metrics/validate.ts";
 import { progress } from "../cli/progress.ts";
 import { makeRng } from "../data/rng.ts";
-import { DEFAULT_AUGMENT, type Labeled, loadLabeled, type TrainSample, trainSample } from "./augment.ts";
+import { DEFAULT_AUGMENT, type Labeled, loadLabeled, previewBatch, type TrainSample, trainSample } from "./augment.ts";
+import { encodePng } from "../image/codec.ts";
 import { type SegBatch, segLoss } from "./loss.ts";
 import {
   accumulationAndDecay,
@@ -496,6 +497,14 @@ export async function train(options: Partial<TrainOptions> & { data?: string; mo
           trainSample(load, ds.length, k, epoch, o.seed, { imgsz: o.imgsz, hyp, mosaic: mosaicP, maskRatio: 4 })
         ),
       );
+      if (ni < 3 || (mosaicP === 0 && o.mosaic > 0 && epoch === epochs - o.closeMosaic && i < 3)) {
+        // ultralytics plots train_batch0..2 (and the first batches after close_mosaic)
+        const p = previewBatch(samples.slice(0, 16), 4);
+        await writeFileAtomic(
+          path.join(runDir, `train_batch${ni}.png`),
+          await encodePng({ data: p.data, width: p.width, height: p.height, channels: 3 }),
+        );
+      }
       const { img, batch: lb } = collate(samples);
       let items = new Float32Array(4) as Float32Array<ArrayBufferLike>;
       const { value, grads } = tf.variableGrads(() => {

@@ -37,6 +37,7 @@ Deno.test({
     assert.equal(tf.memory().numTensors - t0, 2 * perModel, "training leaked tensors");
     const csv = await Deno.readTextFile(path.join(ref.runDir, "results.csv"));
     assert.equal(csv.trim().split("\n").length, 3);
+    assert.ok((await Deno.stat(path.join(ref.runDir, "train_batch0.png"))).size > 100);
     const args = JSON.parse(await Deno.readTextFile(path.join(ref.runDir, "args.json")));
     assert.equal(args.seed, 3);
     assert.ok(typeof args.backend === "string" && typeof args.commit === "string");
