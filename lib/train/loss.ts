@@ -91,13 +91,17 @@ function bceWithLogits(x: tf.Tensor, y: tf.Tensor): tf.Tensor {
 }
 
 /** Group targets per image as ultralytics `preprocess`: padded [B, M] labels, [B, M, 4] xyxy pixels, mask. */
-function preprocessTargets(batch: SegBatch, B: number, imgH: number, imgW: number) {
+function preprocessTargets(batch: SegBatch, B: number, nc: number, imgH: number, imgW: number) {
   const N = batch.cls.length;
   const counts = new Array(B).fill(0);
   for (let i = 0; i < N; i++) {
     const b = batch.batchIdx[i];
     if (!(b >= 0 && b < B && Number.isInteger(b))) throw new Error(`loss: batchIdx ${b} outside 0..${B - 1}`);
     counts[b]++;
+  }
+  for (let i = 0; i < N; i++) {
+    const c = batch.cls[i];
+    if (!(Number.isInteger(c) && c >= 0 && c < nc)) throw new Error(`loss: class ${c} outside 0..${nc - 1}`);
   }
   const M = N === 0 ? 0 : Math.max(...counts);
   const labels = new Int32Array(B * M);
@@ -182,7 +186,7 @@ export function segLoss(preds: SegPreds, batch: SegBatch, options: Partial<SegLo
         for (let j = 0; j < 4; j++) pdBboxes[(b * A + a) * 4 + j] = Math.fround(dec[4 * a + j] * anc.stride[a]);
       }
     }
-    const gt = preprocessTargets(batch, B, imgH, imgW);
+    const gt = preprocessTargets(batch, B, nc, imgH, imgW);
     maxBoxes = gt.M;
     gtBoxes = gt.boxes;
     assign = o.fixedAssign ?? taskAlignedAssign({
