@@ -43,9 +43,10 @@ classes=a,b keeps only those model classes after NMS and scores class a as datas
     gallery: { type: "number", default: 8, help: "worst images to draw into out/worst (0: none)" },
     engine: {
       type: "string",
-      default: "tfjs",
-      choices: ["tfjs", "ort", "auto"],
-      help: "inference engine: tfjs (the project's model), ort (its ONNX export in onnxruntime-node), auto",
+      default: "auto",
+      choices: ["auto", "tfjs", "ort"],
+      help:
+        "inference engine: auto (ort when onnxruntime-node loads), tfjs (the project's model), ort (its ONNX export)",
     },
     quiet: { type: "boolean", default: false, help: "no progress bar" },
   },

@@ -83,6 +83,13 @@ export async function runAblation(
   log(
     `ablation ${cfg.name}: ${cfg.variants.length} variants x ${cfg.seeds.length} seeds, refine ${cfg.refine.join("/")}`,
   );
+  // refinement needs SAM weights: without them the vote/box rows are left out (said once, and in the summary)
+  const refine: RefineMethod[] = cfg.sam ? cfg.refine : cfg.refine.filter((r) => r === "none");
+  const notes: string[] = [];
+  if (!cfg.sam && cfg.refine.some((r) => r !== "none")) {
+    notes.push("refinement rows (vote, box) left out: no SAM weights (sam=...; animeseg weights fetch mobile_sam)");
+    log(`  ${notes[notes.length - 1]}`);
+  }
   const data = await steps.buildDatasets(cfg, path.join(dir, "datasets"));
   const results: RunResult[] = [];
   const t0 = performance.now();
@@ -93,7 +100,7 @@ export async function runAblation(
       await Deno.mkdir(runDir, { recursive: true });
       // the evaluation of each refinement method is its own result file
       const pending: RefineMethod[] = [];
-      for (const r of cfg.refine) {
+      for (const r of refine) {
         const done = await readJsonOrNull<RunResult>(path.join(runDir, `result-${r}.json`));
         if (done) results.push(done);
         else pending.push(r);
@@ -103,23 +110,25 @@ export async function runAblation(
         continue;
       }
       const base = { variant: v.name, kind: v.kind, seed, runDir: runRel, backend: env.backend, commit: env.commit };
-      const skip = async (refine: RefineMethod, reason: string) => {
-        const r: RunResult = { ...base, refine, status: "skipped", reason };
-        await writeJsonAtomic(path.join(runDir, `result-${refine}.json`), r);
-        results.push(r);
-        log(`  ${v.name} seed ${seed} ${refine}: skipped (${reason})`);
+      const skip = async (methods: RefineMethod[], reason: string) => {
+        for (const m of methods) {
+          const r: RunResult = { ...base, refine: m, status: "skipped", reason };
+          await writeJsonAtomic(path.join(runDir, `result-${m}.json`), r);
+          results.push(r);
+        }
+        log(`  ${v.name} seed ${seed}: skipped (${reason})`);
       };
       let weights: string | null = null;
       let classMap: number | null = null;
       const timings: Record<string, number> = {};
       if (v.kind === "pretrained") {
         if (!cfg.model.weights) {
-          for (const r of pending) await skip(r, "no pretrained weights given (model.weights / pretrained=true)");
+          await skip(pending, "no pretrained weights given (model.weights / pretrained=true)");
           continue;
         }
         if (seed !== cfg.seeds[0]) {
           // no training: every seed would give the same numbers; evaluate once
-          for (const r of pending) await skip(r, "evaluated once (no training, seed-independent)");
+          await skip(pending, "evaluated once (no training, seed-independent)");
           continue;
         }
         weights = cfg.model.weights;
@@ -127,7 +136,7 @@ export async function runAblation(
       } else {
         const d = dataFor(v, data);
         if (!d) {
-          for (const r of pending) await skip(r, "no COCO person dataset given (data.cocoPerson)");
+          await skip(pending, "no COCO person dataset given (data.cocoPerson)");
           continue;
         }
         log(`  ${v.name} seed ${seed}: training on ${path.relative(dir, d)}`);
@@ -135,24 +144,20 @@ export async function runAblation(
         weights = t.weights;
         timings.train_s = t.seconds;
       }
-      for (const refine of pending) {
-        if (refine !== "none" && !cfg.sam) {
-          await skip(refine, "no SAM weights (sam=...; animeseg weights fetch mobile_sam)");
-          continue;
-        }
-        const e = await steps.evaluate({ cfg, weights: weights!, test: data.test, refine, classMap, runDir });
+      for (const method of pending) {
+        const e = await steps.evaluate({ cfg, weights: weights!, test: data.test, refine: method, classMap, runDir });
         const r: RunResult = {
           ...base,
-          refine,
+          refine: method,
           status: "done",
           metrics: { native: e.native, proto: e.proto },
           engine: e.engine,
           timings: { ...timings, eval_s: e.seconds },
         };
-        await writeJsonAtomic(path.join(runDir, `result-${refine}.json`), r);
+        await writeJsonAtomic(path.join(runDir, `result-${method}.json`), r);
         results.push(r);
         log(
-          `  ${v.name} seed ${seed} ${refine}: mask mAP50-95 ${e.native.mask["mAP50-95"].toFixed(4)} (native), ${
+          `  ${v.name} seed ${seed} ${method}: mask mAP50-95 ${e.native.mask["mAP50-95"].toFixed(4)} (native), ${
             e.proto.mask["mAP50-95"].toFixed(4)
           } (proto)`,
         );
@@ -162,7 +167,7 @@ export async function runAblation(
   // results in config order (variants, seeds, refine) whatever was resumed
   const order = (r: RunResult) =>
     cfg.variants.findIndex((v) => v.name === r.variant) * 1e6 + cfg.seeds.indexOf(r.seed) * 1e3 +
-    cfg.refine.indexOf(r.refine as RefineMethod);
+    refine.indexOf(r.refine as RefineMethod);
   results.sort((a, b) => order(a) - order(b));
   const rows = await writeSummary(dir, results, {
     name: cfg.name,
@@ -170,6 +175,7 @@ export async function runAblation(
     backend: env.backend,
     commit: env.commit,
     seconds: (performance.now() - t0) / 1000,
+    notes,
     datasets: Object.fromEntries(Object.entries(data).map(([k, p]) => [k, p ? path.relative(dir, p) : null])),
   });
   log(`ablation ${cfg.name}: summary in ${path.join(dir, "summary.md")}`);

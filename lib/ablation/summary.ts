@@ -149,7 +149,7 @@ export function summaryMarkdown(rows: SummaryRow[], title: string): string {
   const skipped = rows.filter((r) => r.status === "skipped");
   if (skipped.length) {
     out.push("", "Skipped rows:");
-    for (const r of skipped) out.push(`- ${r.variant} / ${r.refine}: ${r.reason ?? "no finished run"}`);
+    for (const r of skipped) out.push(`- ${r.variant} (refine ${r.refine}): ${r.reason ?? "no finished run"}`);
   }
   return out.join("\n") + "\n";
 }
@@ -163,6 +163,9 @@ export async function writeSummary(
   const rows = summarise(results);
   await writeFileAtomic(path.join(dir, "summary.csv"), summaryCsv(rows));
   await writeJsonAtomic(path.join(dir, "summary.json"), { ...meta, columns: SUMMARY_COLUMNS, rows, results });
-  await writeFileAtomic(path.join(dir, "summary.md"), summaryMarkdown(rows, `Ablation ${meta.name ?? ""}`.trim()));
+  const notes = (meta.notes as string[] | undefined) ?? [];
+  const md = summaryMarkdown(rows, `Ablation ${meta.name ?? ""}`.trim()) +
+    (notes.length ? "\n" + notes.map((n) => `Note: ${n}`).join("\n") + "\n" : "");
+  await writeFileAtomic(path.join(dir, "summary.md"), md);
   return rows;
 }

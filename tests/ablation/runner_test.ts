@@ -65,8 +65,12 @@ Deno.test("ablation: runs every variant x seed, skips unavailable rows, resumes 
     const person = rows.find((r) => r.kind === "reinforced+person")!;
     assert.equal(person.status, "skipped");
     assert.match(person.reason!, /COCO person/);
-    // refinement rows are skipped without SAM weights
-    assert.ok(res.rows.filter((r) => r.refine !== "none").every((r) => r.status === "skipped"));
+    // without SAM weights the refinement rows are left out, and the summary says so
+    assert.deepEqual(res.rows.filter((r) => r.refine !== "none"), []);
+    assert.match(
+      await Deno.readTextFile(path.join(res.dir, "summary.md")),
+      /Note: refinement rows \(vote, box\) left out/,
+    );
     // second run: nothing trained or evaluated again
     const calls2: string[] = [];
     const res2 = await runAblation(cfg, fakeSteps(calls2, () => 0), { root, log: () => {} });
