@@ -1,7 +1,8 @@
 /**
  * uint8 image resizing that reproduces OpenCV 4.x `cv::resize` on 8-bit images (no IPP / OpenCL paths):
- * INTER_LINEAR (half-pixel centres, 11-bit fixed-point weights, the vector vertical pass's rounding) and INTER_AREA (exact box averaging when shrinking, OpenCV's bilinear
- * emulation when enlarging). An exact 2× shrink in both axes takes OpenCV's "area fast" path in both modes.
+ * INTER_LINEAR (half-pixel centres, 11-bit fixed-point weights, the vector vertical pass's rounding; bit-exact on
+ * every ultralytics letterbox reference) and INTER_AREA (exact box averaging when shrinking, OpenCV's bilinear
+ * emulation when enlarging). An exact 2x shrink in both axes takes OpenCV's "area fast" path in both modes.
  */
 import type { Image8 } from "./types.ts";
 
