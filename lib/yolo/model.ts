@@ -6,7 +6,7 @@ import { tf } from "../backend/mod.ts";
 import { UserError } from "../util/errors.ts";
 import { buildConfig, type ModelConfig, type Scale } from "./config.ts";
 import { C2f, Conv, ParamStore, type RunCtx, Segment, SPPF, upsample2 } from "./layers.ts";
-import { numel, recordToFloat32, type StateDict, type TensorRecord } from "./state_dict.ts";
+import { recordToFloat32, type StateDict, type TensorRecord } from "./state_dict.ts";
 
 /** Options of `YoloSegModel.forward`. */
 export interface ForwardOptions {
@@ -294,12 +294,5 @@ export class YoloSegModel {
   dispose() {
     this.invalidateFolded();
     this.store.dispose();
-  }
-
-  /** Element count check helper for tests: Σ numel over the exported state dict. */
-  stateDictNumel(): number {
-    let n = 0;
-    for (const name of this.store.order) n += numel(this.torchShape(name)!);
-    return n;
   }
 }
