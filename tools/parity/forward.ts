@@ -406,9 +406,72 @@ async function* letterboxCases(root: string): AsyncGenerator<CaseResult> {
   }
 }
 
+/**
+ * engine=ort: the project's ONNX export of the same checkpoint run by onnxruntime-node; compares what an ONNX graph
+ * returns (eval `pred` and `proto`); per-layer and train-mode tensors are not outputs of the graph (SKIP).
+ */
+async function* forwardCaseOrt(
+  root: string,
+  name: string,
+  c: ForwardCase,
+  model: YoloSegModel,
+): AsyncGenerator<CaseResult> {
+  const dir = path.join(root, "forward", name);
+  const prefix = `forward/${name}/ort`;
+  const { exportYoloSegOnnx } = await import("../../lib/export/onnx.ts");
+  const { OrtSegEngine, ortAvailable, ortLoadError } = await import("../../lib/engine/ort.ts");
+  if (!(await ortAvailable())) {
+    yield { name: prefix, verdict: "SKIP", detail: `onnxruntime-node unavailable (${ortLoadError()})` };
+    return;
+  }
+  const x = await readInput(dir, c.input_shape);
+  if (typeof x === "string") {
+    yield { name: prefix, verdict: "FAIL", detail: x };
+    return;
+  }
+  const [B, H, W] = x.shape;
+  const input = (await x.data()) as Float32Array;
+  x.dispose();
+  const { bytes } = exportYoloSegOnnx(model.stateDict(), { imgsz: [H, W], dynamic: true });
+  const eng = await OrtSegEngine.open(bytes, { nc: model.nc });
+  try {
+    const out = await eng.runArrays(input, B, H, W);
+    // back to the reference layouts: pred [B, C, A], proto [B, nm, h, w]
+    const pred = new Float32Array(out.pred.length);
+    for (let b = 0; b < B; b++) {
+      for (let a = 0; a < out.A; a++) {
+        for (let k = 0; k < out.C; k++) pred[(b * out.C + k) * out.A + a] = out.pred[(b * out.A + a) * out.C + k];
+      }
+    }
+    const rp = path.join(dir, "eval_pred.npy");
+    if (await exists(rp)) {
+      yield* comparePred(prefix, { data: pred, shape: [B, out.C, out.A] }, await readNpy(rp), model.nc);
+    }
+    const rpr = path.join(dir, "eval_proto.npy");
+    if (await exists(rpr)) {
+      const ref = await readNpy(rpr);
+      const p0 = out.protos[0];
+      const proto = new Float32Array(B * p0.c * p0.h * p0.w);
+      out.protos.forEach((p, b) => {
+        for (let i = 0; i < p.h * p.w; i++) {
+          for (let k = 0; k < p.c; k++) proto[((b * p.c + k) * p.h * p.w) + i] = p.data[i * p.c + k];
+        }
+      });
+      const shape = [B, p0.c, p0.h, p0.w];
+      yield shapeFail(`${prefix}/eval_proto`, shape, ref.shape) ??
+        scaled(`${prefix}/eval_proto`, proto, ref.data as Float32Array, 1e-3, 1e-5);
+    }
+    if (c.per_layer || c.train_mode) {
+      yield { name: `${prefix}/layers+train`, verdict: "SKIP", detail: "not outputs of the ONNX graph (engine=tfjs)" };
+    }
+  } finally {
+    await eng.dispose();
+  }
+}
+
 export const category: ParityCategory = {
   folder: "forward",
-  async *run(root) {
+  async *run(root, opts) {
     const casesFile = path.join(root, "forward", "cases.json");
     if (await exists(casesFile)) {
       const cases = JSON.parse(await Deno.readTextFile(casesFile)) as Record<string, ForwardCase>;
@@ -439,7 +502,8 @@ export const category: ParityCategory = {
             }
             loaded.set(c.model, model);
           }
-          yield* forwardCase(root, name, c, model);
+          if (opts.engine === "ort") yield* forwardCaseOrt(root, name, c, model);
+          else yield* forwardCase(root, name, c, model);
           const lb = await loadLetterbox();
           if (lb.fn) yield await preprocessCheck(root, name, c, lb.fn);
           else yield { name: `forward/${name}/preprocess`, verdict: "SKIP", detail: lb.why };
