@@ -189,3 +189,48 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "the exported ONNX of the real pretrained checkpoint matches the tfjs model on the forward fixtures' input",
+  ignore: !hasFixture("pretrained/yolov8n-seg-coco.pt") || !hasFixture("reference/forward/f1_bus_rect256") ||
+    !(await ortAvailable()),
+  fn: async () => {
+    await initBackend();
+    const { loadYoloModel } = await import("../../lib/yolo/load.ts");
+    const { tf } = await import("../../lib/backend/mod.ts");
+    const model = await loadYoloModel(fixture("pretrained/yolov8n-seg-coco.pt"), { verbose: false });
+    try {
+      const inp = await readNpy(fixture("reference/forward/f1_bus_rect256/input.npy"));
+      const [B, , H, W] = inp.shape;
+      const chw = inp.data as Float32Array, hwc = new Float32Array(chw.length);
+      for (let c = 0; c < 3; c++) for (let i = 0; i < H * W; i++) hwc[i * 3 + c] = chw[c * H * W + i];
+      const out = model.forward(tf.tensor4d(hwc, [B, H, W, 3]), { train: false });
+      const tfPred = (await out.pred.data()) as Float32Array, tfProto = (await out.proto.data()) as Float32Array;
+      tf.dispose(out as unknown as import("@tensorflow/tfjs").TensorContainer);
+      const { bytes } = exportYoloSegOnnx(model.stateDict(), { imgsz: [H, W] });
+      const eng = await OrtSegEngine.open(bytes, { nc: model.nc });
+      const o = await eng.runArrays(hwc, B, H, W);
+      await eng.dispose();
+      assert.equal(o.pred.length, tfPred.length);
+      const C = o.C;
+      let box = 0, score = 0, coef = 0, coefScale = 1;
+      for (let i = 0; i < tfPred.length; i++) {
+        const k = i % C, d = Math.abs(o.pred[i] - tfPred[i]);
+        if (k < 4) box = Math.max(box, d / (0.05 + 2e-4 * Math.abs(tfPred[i])));
+        else if (k < 4 + model.nc) score = Math.max(score, d);
+        else (coef = Math.max(coef, d), coefScale = Math.max(coefScale, Math.abs(tfPred[i])));
+      }
+      assert.ok(box <= 1, `box error ratio ${box}`);
+      assert.ok(score <= 3e-4, `score maxabs ${score}`);
+      assert.ok(coef <= 1e-3 * coefScale, `coef maxabs ${coef}`);
+      let proto = 0, pScale = 1;
+      for (let i = 0; i < tfProto.length; i++) {
+        proto = Math.max(proto, Math.abs(o.protos[0].data[i] - tfProto[i]));
+        pScale = Math.max(pScale, Math.abs(tfProto[i]));
+      }
+      assert.ok(proto <= 1e-3 * pScale, `proto maxabs ${proto}`);
+    } finally {
+      model.dispose();
+    }
+  },
+});
