@@ -21,7 +21,7 @@ type Rounding = "floor" | "round" | "ceil" | undefined;
 
 /** Kernel names this module registers, per backend name. */
 export const PROJECT_KERNELS: Record<string, string[]> = {
-  wasm: ["Conv2DBackpropFilter", "Conv2DBackpropInput", "UnsortedSegmentSum"],
+  wasm: ["Conv2DBackpropFilter", "Conv2DBackpropInput", "UnsortedSegmentSum", "Identity", "Slice", "SplitV"],
   cpu: ["Conv2DBackpropFilter"],
 };
 
@@ -320,6 +320,106 @@ function batchMatMulKernel(builtin: tf.KernelConfig): tf.KernelConfig {
   };
 }
 
+interface WasmLike {
+  incRef(dataId: unknown): void;
+  readSync(dataId: unknown): Float32Array | Int32Array | Uint8Array;
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  typedArrayFromHeap(t: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
+}
+
+/**
+ * wasm `Identity` sharing the input's buffer (as the cpu backend does) instead of copying it: the engine clones every
+ * tensor it saves for the backward pass, ~2000 full copies per YOLOv8n-seg training step. Buffers are never written
+ * in place (kernels write fresh outputs; variable assignment swaps buffers), so sharing is safe.
+ */
+function identityKernel(): tf.KernelConfig {
+  return {
+    kernelName: "Identity",
+    backendName: "wasm",
+    kernelFunc: ({ inputs, backend }) => {
+      const x = inputs.x!;
+      if (x.dtype === "string") return builtins.get("wasm/Identity")!.kernelFunc({ inputs, backend, attrs: {} });
+      (backend as unknown as WasmLike).incRef(x.dataId);
+      return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+    },
+  };
+}
+
+/**
+ * Slice of a numeric tensor on wasm: contiguous ranges copied at once; otherwise the rows of the innermost sliced run
+ * are copied with plain element loops (tfjs' wasm Slice makes a typed-array view per row: ~40 ms for a channel slice of
+ * a 4x80x80x64 tensor; this is several times faster).
+ */
+function sliceWasm(backend: WasmLike, x: tf.TensorInfo, begin: number[], size: number[]): tf.TensorInfo {
+  const rank = x.shape.length;
+  const out = backend.makeOutput(size, x.dtype);
+  const xv = backend.readSync(x.dataId);
+  const ov = backend.typedArrayFromHeap(out);
+  if (ov.length === 0) return out;
+  // merge trailing axes that are taken whole into one contiguous run
+  let run = 1, axis = rank - 1;
+  while (axis > 0 && begin[axis] === 0 && size[axis] === x.shape[axis]) run *= x.shape[axis--];
+  const inner = size[axis] * run; // elements copied per row
+  const strides = new Array<number>(rank).fill(1);
+  for (let i = rank - 2; i >= 0; i--) strides[i] = strides[i + 1] * x.shape[i + 1];
+  const base0 = begin[axis] * strides[axis];
+  const outer = size.slice(0, axis);
+  const rows = outer.reduce((a, b) => a * b, 1);
+  const idx = new Array<number>(axis).fill(0);
+  let o = 0;
+  for (let r = 0; r < rows; r++) {
+    let off = base0;
+    for (let i = 0; i < axis; i++) off += (begin[i] + idx[i]) * strides[i];
+    if (inner >= 64) {
+      ov.set(xv.subarray(off, off + inner), o);
+      o += inner;
+    } else {
+      for (let e = 0; e < inner; e++) ov[o++] = xv[off + e];
+    }
+    for (let i = axis - 1; i >= 0; i--) {
+      if (++idx[i] < outer[i]) break;
+      idx[i] = 0;
+    }
+  }
+  return out;
+}
+
+function sliceKernel(): tf.KernelConfig {
+  return {
+    kernelName: "Slice",
+    backendName: "wasm",
+    kernelFunc: ({ inputs, attrs, backend }) => {
+      const x = inputs.x!;
+      const a = attrs as unknown as { begin: number | number[]; size: number | number[] };
+      if (x.dtype === "string") return builtins.get("wasm/Slice")!.kernelFunc({ inputs, attrs, backend });
+      const [begin, size] = tf.slice_util.parseSliceParams(x as tf.Tensor, a.begin, a.size);
+      return sliceWasm(backend as unknown as WasmLike, x, begin, size);
+    },
+  };
+}
+
+function splitVKernel(): tf.KernelConfig {
+  return {
+    kernelName: "SplitV",
+    backendName: "wasm",
+    kernelFunc: ({ inputs, attrs, backend }) => {
+      const x = inputs.x!;
+      const a = attrs as unknown as { numOrSizeSplits: number | number[]; axis: number | number[] };
+      if (x.dtype === "string") return builtins.get("wasm/SplitV")!.kernelFunc({ inputs, attrs, backend });
+      const axis = tf.util.parseAxisParam(a.axis, x.shape)[0];
+      const sizes = tf.backend_util.prepareSplitSize(x as tf.Tensor, a.numOrSizeSplits, axis);
+      const begin = new Array<number>(x.shape.length).fill(0);
+      return sizes.map((s) => {
+        const size = x.shape.slice();
+        size[axis] = s;
+        const piece = sliceWasm(backend as unknown as WasmLike, x, begin.slice(), size);
+        begin[axis] += s;
+        return piece;
+      });
+    },
+  };
+}
+
 function register(config: tf.KernelConfig): void {
   const key = `${config.backendName}/${config.kernelName}`;
   if (!builtins.has(key)) builtins.set(key, tf.getKernel(config.kernelName, config.backendName));
@@ -333,6 +433,9 @@ export function registerProjectKernels(backendName: string): void {
     if (name === "Conv2DBackpropFilter") register(filterKernel(backendName));
     else if (name === "Conv2DBackpropInput") register(inputKernel(backendName));
     else if (name === "UnsortedSegmentSum") register(segmentSumKernel(backendName));
+    else if (name === "Identity" && backendName === "wasm") register(identityKernel());
+    else if (name === "Slice" && backendName === "wasm") register(sliceKernel());
+    else if (name === "SplitV" && backendName === "wasm") register(splitVKernel());
   }
 }
 

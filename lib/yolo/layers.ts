@@ -5,6 +5,7 @@
  * variable is reassigned), train mode normalises with batch statistics and updates the running statistics.
  */
 import { tf } from "../backend/mod.ts";
+import { batchNormTrain } from "../backend/batchnorm.ts";
 
 /** BatchNorm epsilon and momentum set by ultralytics' `initialize_weights`. */
 export const BN_EPS = 1e-3;
@@ -173,9 +174,10 @@ export class Conv {
     if (!ctx.train) {
       return silu(tf.batchNorm(y, this.mean, this.var, this.beta, this.gamma, BN_EPS) as tf.Tensor4D);
     }
-    const { mean, variance } = tf.moments(y, [0, 1, 2]);
+    // explicit broadcasting BN with a closed-form gradient (tf.batchNorm's gradient tiles, slow on wasm)
+    const { out, mean, variance } = batchNormTrain(y, this.gamma as tf.Tensor1D, this.beta as tf.Tensor1D, BN_EPS);
     if (ctx.updateStats) this.updateRunning(mean, variance, y.size / y.shape[3]);
-    return silu(tf.batchNorm(y, mean, variance, this.beta, this.gamma, BN_EPS) as tf.Tensor4D);
+    return silu(out);
   }
 
   /** running = (1−m)·running + m·batch (variance unbiased, as torch). */
