@@ -16,6 +16,7 @@ import { encodeRle, rleToString } from "./rle.ts";
 import { formatYoloLabel, writeDataYaml, type YoloInstance } from "./yolo.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
 import { UserError } from "../util/errors.ts";
+import { existsSync as exists } from "../util/fs.ts";
 
 /** Every synthesis parameter. Defaults: `SIMPLE_DEFAULTS` / `REINFORCED_DEFAULTS` (the study's values). */
 export interface SynthConfig {
@@ -454,15 +455,6 @@ export async function generateItem(
   await writeFileAtomic(path.join(job.out, "labels", split, `${name}.txt`), formatYoloLabel(yolo));
   await writeFileAtomic(path.join(job.out, ".parts", `${name}.json`), JSON.stringify(rec));
   return rec;
-}
-
-function exists(p: string): boolean {
-  try {
-    Deno.statSync(p);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Indices of a job still to do (resume: an image is done when its part record exists). */

@@ -7,6 +7,7 @@ import * as path from "node:path";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { UserError } from "../util/errors.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
+import { existsSync } from "../util/fs.ts";
 
 /** Image file suffixes ultralytics accepts (lower case, no dot). */
 export const IMG_FORMATS = new Set(["bmp", "dng", "jpeg", "jpg", "mpo", "png", "tif", "tiff", "webp", "pfm", "heic"]);
@@ -61,15 +62,6 @@ function namesFrom(v: unknown, file: string): string[] {
     return out;
   }
   throw new UserError("missing 'names' (a list or a dict of index: name)", file);
-}
-
-function existsSync(p: string): boolean {
-  try {
-    Deno.statSync(p);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /**

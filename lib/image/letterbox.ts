@@ -4,6 +4,7 @@
  */
 import { resizeLinear } from "./resize.ts";
 import type { Image8 } from "./types.ts";
+import { pyRound } from "../util/math.ts";
 
 /** Options of `letterbox`, with ultralytics' defaults. */
 export interface LetterboxOptions {
@@ -37,13 +38,7 @@ export interface LetterboxResult<T extends Image8> {
   right: number;
 }
 
-/** Python 3 `round(x)` for a float: nearest integer, ties to even. */
-export function pyRound(x: number): number {
-  const f = Math.floor(x), d = x - f;
-  if (d > 0.5) return f + 1;
-  if (d < 0.5) return f;
-  return f % 2 === 0 ? f : f + 1;
-}
+export { pyRound };
 
 /** Python's `a % b` for numbers (sign of the divisor). */
 function pyMod(a: number, b: number): number {

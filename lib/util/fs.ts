@@ -18,3 +18,13 @@ export async function readJsonOrNull<T>(file: string): Promise<T | null> {
     return null;
   }
 }
+
+/** True when `p` exists (synchronous). */
+export function existsSync(p: string): boolean {
+  try {
+    Deno.statSync(p);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -3,6 +3,7 @@
  * channel/repeat rounding of `parse_model`, and inference of {scale, nc} from a state dict's tensor shapes.
  */
 import { UserError } from "../util/errors.ts";
+import { pyRound } from "../util/math.ts";
 
 /** Model scale letter. */
 export type Scale = "n" | "s" | "m" | "l" | "x";
@@ -91,12 +92,6 @@ export interface ModelConfig {
 /** ultralytics `make_divisible(x, divisor)`: ceil(x / divisor) * divisor. */
 export function makeDivisible(x: number, divisor = 8): number {
   return Math.ceil(x / divisor) * divisor;
-}
-
-/** Python's round() (half to even) for the repeat count. */
-function pyRound(x: number): number {
-  const r = Math.round(x);
-  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
 }
 
 /** Resolve the yaml for a scale and class count exactly as `parse_model` does. */

@@ -10,6 +10,7 @@ import { YoloSegModel } from "./model.ts";
 import { loadNpyStateDict } from "./npy_weights.ts";
 import type { StateDict } from "./state_dict.ts";
 import { loadAnyWeights, loadCheckpoint } from "../io/checkpoint.ts";
+import { exists } from "../util/fs.ts";
 
 /** Options of `loadYoloModel`. */
 export interface LoadOptions {
@@ -42,15 +43,6 @@ export function modelFromStateDict(sd: StateDict, names: unknown, file: string, 
     throw e;
   }
   return model;
-}
-
-async function exists(p: string): Promise<boolean> {
-  try {
-    await Deno.stat(p);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /**

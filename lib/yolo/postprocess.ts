@@ -4,6 +4,7 @@
  * image. Engine-independent: plain typed arrays in and out (float32 where PyTorch computes in float32), so the tfjs
  * and any other engine share it. Layouts: pred anchor-major `[A, 4+nc+nm]`; proto HWC `[mh, mw, nm]`; masks `[n, H, W]`.
  */
+import { pyRound } from "../util/math.ts";
 
 const f32 = Math.fround;
 
@@ -458,12 +459,7 @@ export function processMaskNative(
   return out;
 }
 
-/** Python's round(): half to even. */
-export function pyRound(v: number): number {
-  const r = Math.round(v);
-  const e = (Math.abs(v % 1) === 0.5 && r % 2 !== 0) ? r - 1 : r;
-  return e === 0 ? 0 : e; // no -0
-}
+export { pyRound };
 
 /**
  * ultralytics `scale_boxes`: xyxy boxes [n, 4] from the letterboxed input [H, W] to the original image [h, w]

@@ -11,6 +11,7 @@ import { type NpyArray, readNpy } from "../../lib/io/npy.ts";
 import { tf } from "../../lib/backend/mod.ts";
 import { loadYoloModel } from "../../lib/yolo/load.ts";
 import type { YoloSegModel } from "../../lib/yolo/model.ts";
+import { exists } from "../../lib/util/fs.ts";
 
 interface ForwardCase {
   model: string;
@@ -27,15 +28,6 @@ interface ModelEntry {
   checkpoint: string;
   npy_dump?: string;
   nc: number;
-}
-
-async function exists(f: string): Promise<boolean> {
-  try {
-    await Deno.stat(f);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** Error figures of ours vs ref (same length, C order). */

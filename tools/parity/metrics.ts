@@ -9,6 +9,7 @@ import { type NpyArray, readNpy } from "../../lib/io/npy.ts";
 import { boxIou, maskIou, type MaskStack } from "../../lib/metrics/iou.ts";
 import { IOU_THRESHOLDS, matchPredictions } from "../../lib/metrics/match.ts";
 import { apPerClass, npMean } from "../../lib/metrics/ap.ts";
+import { exists } from "../../lib/util/fs.ts";
 
 function nums(a: NpyArray): number[] {
   return Array.from(a.data as ArrayLike<number | bigint>, Number);
@@ -44,15 +45,6 @@ function exact(name: string, ours: ArrayLike<number>, ref: ArrayLike<number>): C
 function stack(a: NpyArray): MaskStack {
   const [n, h, w] = a.shape;
   return { n, h, w, data: a.data as Uint8Array };
-}
-
-async function exists(f: string): Promise<boolean> {
-  try {
-    await Deno.stat(f);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 export const category: ParityCategory = {

@@ -21,6 +21,7 @@ import {
   scaleBoxes,
   toAnchorMajor,
 } from "../../lib/yolo/postprocess.ts";
+import { exists } from "../../lib/util/fs.ts";
 
 interface Variant {
   conf_thres: number;
@@ -52,15 +53,6 @@ async function npyShape(file: string): Promise<number[] | null> {
     return m[1].split(",").map((s) => s.trim()).filter((s) => s).map(Number);
   } finally {
     f.close();
-  }
-}
-
-async function exists(file: string): Promise<boolean> {
-  try {
-    await Deno.stat(file);
-    return true;
-  } catch {
-    return false;
   }
 }
 

@@ -9,6 +9,7 @@ import type { CaseResult, ParityCategory } from "./types.ts";
 import { readNpy } from "../../lib/io/npy.ts";
 import { loadStateDict, loadUltralyticsCheckpoint, type StateDict } from "../../lib/io/torch.ts";
 import { dataBitEqual, float32Bytes, sha256Hex, storedBytes } from "../../lib/io/tensor_bytes.ts";
+import { exists } from "../../lib/util/fs.ts";
 
 /** One reference tensor: name, shape, dtype, and where its expected bits are (an .npy and/or digests). */
 export interface RefKey {
@@ -130,15 +131,6 @@ function summary(c: KeyComparison, ms: number, extra = ""): string {
   const how = `npy ${c.viaNpy}, sha256 ${c.viaHash}`;
   const probs = c.problems.length ? `; ${c.problems.slice(0, 3).join("; ")}` : "";
   return `${c.identical}/${c.total} tensors identical (${how}), load ${ms.toFixed(0)} ms${extra}${probs}`;
-}
-
-async function exists(p: string): Promise<boolean> {
-  try {
-    await Deno.stat(p);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** The `yolo/` parity category. */
