@@ -226,19 +226,49 @@ export class VitEncoder {
     const relW = tf.matMul(rq.transpose([2, 0, 1, 3]).reshape([w, BB * h, hd]), blk.relW)
       .reshape([w, BB, h, w]).transpose([1, 2, 0, 3]);
     const qs = tf.mul(q, scale);
-    const rowsPerChunk = Math.max(1, Math.min(h, Math.floor(VitEncoder.attnBudgetBytes / (BB * w * N * 4))));
+    // k transposed once: wasm's BatchMatMul with transposeB is several times slower for long key sequences
+    const kT = tf.transpose(k, [0, 2, 1]);
     const outs: tf.Tensor[] = [];
-    for (let r0 = 0; r0 < h; r0 += rowsPerChunk) {
-      const rows = Math.min(rowsPerChunk, h - r0);
-      outs.push(tf.tidy(() => {
-        const nq = rows * w;
-        const qc = rows === h ? qs : tf.slice(qs, [0, r0 * w, 0], [BB, nq, hd]);
-        const attn = tf.matMul(qc, k, false, true); // (BB, nq, N)
-        const rh = rows === h ? relH : tf.slice(relH, [0, r0, 0, 0], [BB, rows, w, h]);
-        const rw = rows === h ? relW : tf.slice(relW, [0, r0, 0, 0], [BB, rows, w, w]);
-        const bias = tf.add(rh.reshape([BB * nq, h, 1]), rw.reshape([BB * nq, 1, w])).reshape([BB, nq, N]);
-        return tf.matMul(tf.softmax(tf.add(attn, bias)), v); // (BB, nq, hd)
-      }));
+    if (BB <= 16 && N >= 1024) {
+      // few heads, long sequences (global attention): head by head with 2-D matmuls (wasm's batched matmul is far
+      // slower there), query rows in chunks so the logits stay under the memory budget
+      const rowsPerChunk = Math.max(1, Math.min(h, Math.floor(VitEncoder.attnBudgetBytes / (w * N * 4))));
+      const heads: tf.Tensor[] = [];
+      for (let b = 0; b < BB; b++) {
+        heads.push(tf.tidy(() => {
+          const qh = tf.slice(qs, [b, 0, 0], [1, N, hd]).reshape([N, hd]);
+          const kh = tf.slice(kT, [b, 0, 0], [1, hd, N]).reshape([hd, N]) as tf.Tensor2D;
+          const vh = tf.slice(v, [b, 0, 0], [1, N, hd]).reshape([N, hd]) as tf.Tensor2D;
+          const rhh = tf.slice(relH, [b, 0, 0, 0], [1, h, w, h]).reshape([N, h, 1]);
+          const rwh = tf.slice(relW, [b, 0, 0, 0], [1, h, w, w]).reshape([N, 1, w]);
+          const parts: tf.Tensor[] = [];
+          for (let r0 = 0; r0 < h; r0 += rowsPerChunk) {
+            const nq = Math.min(rowsPerChunk, h - r0) * w;
+            parts.push(tf.tidy(() => {
+              const qc = tf.slice(qh, [r0 * w, 0], [nq, hd]) as tf.Tensor2D;
+              const bias = tf.add(tf.slice(rhh, [r0 * w, 0, 0], [nq, h, 1]), tf.slice(rwh, [r0 * w, 0, 0], [nq, 1, w]));
+              const attn = tf.add(tf.matMul(qc, kh), bias.reshape([nq, N]));
+              return tf.matMul(tf.softmax(attn) as tf.Tensor2D, vh); // (nq, hd)
+            }));
+          }
+          return parts.length === 1 ? parts[0] : tf.concat(parts, 0);
+        }));
+      }
+      outs.push(tf.stack(heads));
+    } else {
+      const rowsPerChunk = Math.max(1, Math.min(h, Math.floor(VitEncoder.attnBudgetBytes / (BB * w * N * 4))));
+      for (let r0 = 0; r0 < h; r0 += rowsPerChunk) {
+        const rows = Math.min(rowsPerChunk, h - r0);
+        outs.push(tf.tidy(() => {
+          const nq = rows * w;
+          const qc = rows === h ? qs : tf.slice(qs, [0, r0 * w, 0], [BB, nq, hd]);
+          const attn = tf.matMul(qc, kT); // (BB, nq, N)
+          const rh = rows === h ? relH : tf.slice(relH, [0, r0, 0, 0], [BB, rows, w, h]);
+          const rw = rows === h ? relW : tf.slice(relW, [0, r0, 0, 0], [BB, rows, w, w]);
+          const bias = tf.add(rh.reshape([BB * nq, h, 1]), rw.reshape([BB * nq, 1, w])).reshape([BB, nq, N]);
+          return tf.matMul(tf.softmax(tf.add(attn, bias)), v); // (BB, nq, hd)
+        }));
+      }
     }
     const o = (outs.length === 1 ? outs[0] : tf.concat(outs, 1)).reshape([B, nH, N, hd]).transpose([0, 2, 1, 3])
       .reshape([B, h, w, C]);
