@@ -16,6 +16,55 @@ export function parseClasses(v: unknown): number[] | null {
   return out;
 }
 
+/** `refine=vote|box`: YOLO predictions refined by SAM, scored at native resolution beside `refine=none`. */
+async function valRefined(o: Record<string, unknown>, classes: number[] | null): Promise<number> {
+  if (!o.sam) throw new UserError(`refine=${o.refine} needs sam=FILE (animeseg weights fetch mobile_sam)`);
+  const { SamModel } = await import("../lib/sam/model.ts");
+  const { evaluateRefinement } = await import("../lib/refine/evaluate.ts");
+  const opened = await openEngine(String(o.model), {
+    engine: o.engine as EngineName,
+    imgsz: [o.imgsz as number, o.imgsz as number],
+    verbose: !o.quiet,
+  });
+  const sam = await SamModel.load(String(o.sam));
+  try {
+    const rows = [];
+    for (const method of ["none", o.refine] as ("none" | "vote" | "box")[]) {
+      const r = await evaluateRefinement(opened.ort ?? opened.model, sam, String(o.data), o.split as "val", method, {
+        imgsz: o.imgsz as number,
+        conf: o.conf as number,
+        iou: o.iou as number,
+        maxDet: o.max_det as number,
+        classes,
+        onImage: (i, n) => {
+          if (!o.quiet && (i === n || i % 10 === 0)) console.error(`  refine=${method}: ${i}/${n} images`);
+        },
+      });
+      rows.push(r);
+    }
+    console.log("refine   box mAP50  box mAP50-95  mask mAP50  mask mAP50-95  boundary F  ms/img (predict+refine)");
+    for (const r of rows) {
+      console.log(
+        `${r.method.padEnd(8)} ${r.box.mAP50.toFixed(4).padStart(9)} ${r.box["mAP50-95"].toFixed(4).padStart(13)} ${
+          r.mask.mAP50.toFixed(4).padStart(11)
+        } ${r.mask["mAP50-95"].toFixed(4).padStart(14)} ${r.boundaryF.toFixed(4).padStart(11)}  ${
+          r.msPerImage.predict.toFixed(0)
+        }+${r.msPerImage.refine.toFixed(0)}`,
+      );
+    }
+    console.log(`(masks at native resolution; engine ${opened.engine}; SAM ${o.sam})`);
+    if (o.out) {
+      const { writeJsonAtomic } = await import("../lib/io/atomic.ts");
+      await writeJsonAtomic(`${o.out}/refine_metrics.json`, rows);
+      console.log(`wrote ${o.out}/refine_metrics.json`);
+    }
+  } finally {
+    sam.dispose();
+    await opened.dispose();
+  }
+  return 0;
+}
+
 export const command: Command = {
   name: "val",
   summary: "validate a model on a dataset split (ultralytics metrics; masks at proto or native resolution)",
@@ -49,11 +98,19 @@ classes=a,b keeps only those model classes after NMS and scores class a as datas
         "inference engine: auto (ort when onnxruntime-node loads), tfjs (the project's model), ort (its ONNX export)",
     },
     quiet: { type: "boolean", default: false, help: "no progress bar" },
+    refine: {
+      type: "string",
+      default: "none",
+      choices: ["none", "vote", "box"],
+      help: "score YOLO + SAM refinement at native resolution (needs sam=); none keeps ultralytics' validator",
+    },
+    sam: { type: "string", help: "SAM / MobileSAM checkpoint for refine=vote|box (animeseg weights fetch mobile_sam)" },
   },
   async run(args) {
     const o = args.opts;
     await initBackend();
     const classes = parseClasses(o.classes);
+    if (o.refine !== "none") return await valRefined(o, classes);
     const opened = await openEngine(String(o.model), {
       engine: o.engine as EngineName,
       imgsz: [o.imgsz as number, o.imgsz as number],

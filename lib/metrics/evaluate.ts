@@ -77,6 +77,83 @@ function rasterStack(polys: Float32Array[], h: number, w: number): MaskStack {
   return { n: polys.length, h, w, data };
 }
 
+/** One image's instances in original pixels (a prediction or refined prediction held in memory). */
+export interface ImageInstances {
+  n: number;
+  /** [n, 4] xyxy original pixels */
+  boxes: Float32Array;
+  conf: Float32Array;
+  cls: Int32Array;
+  /** n masks, each h*w 0/1 at the original resolution */
+  masks: Uint8Array[];
+}
+
+/** Collects per-image matches (box and native-resolution mask) and computes ultralytics-style AP at the end. */
+export class MatchAccumulator {
+  private tp: number[] = [];
+  private tpM: number[] = [];
+  private conf: number[] = [];
+  private cls: number[] = [];
+  private target: number[] = [];
+  private readonly nT = IOU_THRESHOLDS.length;
+
+  /** Add one image: GT classes/boxes/masks and predictions (any order; sorted by confidence here). */
+  add(
+    gtCls: number[],
+    gtBoxes: number[],
+    gtMasks: MaskStack,
+    pred: { cls: number[]; conf: number[]; boxes: number[]; masks: MaskStack },
+  ): void {
+    const nl = gtCls.length, npr = pred.cls.length, nT = this.nT;
+    if (!nl && !npr) return;
+    const order = Array.from({ length: npr }, (_, i) => i).sort((a, b) => pred.conf[b] - pred.conf[a]);
+    const cls = order.map((i) => pred.cls[i]), conf = order.map((i) => pred.conf[i]);
+    let tp = new Uint8Array(npr * nT), tpM = new Uint8Array(npr * nT);
+    if (nl && npr) {
+      const boxes = order.flatMap((i) => pred.boxes.slice(4 * i, 4 * i + 4));
+      const { h, w } = pred.masks, hw = h * w;
+      const md = new Uint8Array(npr * hw);
+      order.forEach((i, k) => md.set(pred.masks.data.subarray(i * hw, (i + 1) * hw), k * hw));
+      tp = new Uint8Array(matchPredictions(cls, gtCls, boxIou(gtBoxes, boxes)));
+      const pm: MaskStack = { n: npr, h, w, data: md };
+      tpM = new Uint8Array(matchPredictions(cls, gtCls, maskIou(gtMasks, pm, (g, j) => gtCls[g] === cls[j])));
+    }
+    for (let k = 0; k < npr * nT; k++) this.tp.push(tp[k]), this.tpM.push(tpM[k]);
+    for (let k = 0; k < npr; k++) this.conf.push(conf[k]), this.cls.push(cls[k]);
+    for (const c of gtCls) this.target.push(c);
+  }
+
+  /** AP per class and the summaries (`names` labels the per-class rows). */
+  finish(names: string[]): Omit<TextEvalResult, "images" | "missingPredictions"> {
+    const any = this.tp.some((v) => v);
+    const box = any ? apPerClass(this.tp, this.conf, this.cls, this.target, this.nT, true) : null;
+    const mask = any ? apPerClass(this.tpM, this.conf, this.cls, this.target, this.nT, true) : null;
+    const counts = new Map<number, number>();
+    for (const c of this.target) counts.set(c, (counts.get(c) ?? 0) + 1);
+    return {
+      box: summarize(box),
+      mask: summarize(mask),
+      perClass: (box?.uniqueClasses ?? []).map((c, ci) => ({
+        cls: c,
+        name: names[c] ?? String(c),
+        instances: counts.get(c) ?? 0,
+        box: classResult(box!, ci),
+        mask: classResult(mask!, ci),
+      })),
+      instances: this.target.length,
+      curves: { box, mask },
+    };
+  }
+}
+
+async function imageSize(file: string): Promise<{ h: number; w: number }> {
+  const meta = await sharp(file).metadata().catch(() => {
+    throw new UserError("cannot read image header", file);
+  });
+  const rot = (meta.orientation ?? 1) >= 5;
+  return { w: rot ? meta.height! : meta.width!, h: rot ? meta.width! : meta.height! };
+}
+
 /** Evaluate a folder of prediction text files against a dataset split (native-resolution masks). */
 export async function evaluatePredictionDir(
   yamlFile: string,
@@ -84,22 +161,11 @@ export async function evaluatePredictionDir(
   predDir: string,
 ): Promise<TextEvalResult> {
   const ds = readYoloDataset(yamlFile, split);
-  const nT = IOU_THRESHOLDS.length;
-  const st = {
-    tp: [] as number[],
-    tpM: [] as number[],
-    conf: [] as number[],
-    cls: [] as number[],
-    target: [] as number[],
-  };
+  const acc = new MatchAccumulator();
   let missing = 0;
   for (const item of ds.items) {
     const lab = labelsFromItem(item);
-    const meta = await sharp(item.imageFile).metadata().catch(() => {
-      throw new UserError("cannot read image header", item.imageFile);
-    });
-    const rot = (meta.orientation ?? 1) >= 5;
-    const w = rot ? meta.height! : meta.width!, h = rot ? meta.width! : meta.height!;
+    const { h, w } = await imageSize(item.imageFile);
     const file = path.join(predDir, path.basename(item.imageFile).replace(/\.[^.]+$/, "") + ".txt");
     let preds: TextPrediction[] = [];
     try {
@@ -108,39 +174,42 @@ export async function evaluatePredictionDir(
       if (e instanceof UserError) throw e;
       missing++;
     }
-    preds.sort((a, b) => b.conf - a.conf);
-    const gtCls = lab.cls, nl = gtCls.length, npr = preds.length;
-    if (!nl && !npr) continue;
-    let tp = new Uint8Array(npr * nT), tpM = new Uint8Array(npr * nT);
-    if (nl && npr) {
-      const predCls = preds.map((p) => p.cls);
-      const gb = lab.polygons.flatMap((p) => polyBoxPx(p, w, h)), pb = preds.flatMap((p) => polyBoxPx(p.polygon, w, h));
-      tp = new Uint8Array(matchPredictions(predCls, gtCls, boxIou(gb, pb)));
-      const gm = rasterStack(lab.polygons, h, w), pm = rasterStack(preds.map((p) => p.polygon), h, w);
-      tpM = new Uint8Array(matchPredictions(predCls, gtCls, maskIou(gm, pm, (g, j) => gtCls[g] === predCls[j])));
-    }
-    for (let k = 0; k < npr * nT; k++) st.tp.push(tp[k]), st.tpM.push(tpM[k]);
-    for (const p of preds) st.conf.push(p.conf), st.cls.push(p.cls);
-    for (const c of gtCls) st.target.push(c);
+    acc.add(Array.from(lab.cls), lab.polygons.flatMap((p) => polyBoxPx(p, w, h)), rasterStack(lab.polygons, h, w), {
+      cls: preds.map((p) => p.cls),
+      conf: preds.map((p) => p.conf),
+      boxes: preds.flatMap((p) => polyBoxPx(p.polygon, w, h)),
+      masks: rasterStack(preds.map((p) => p.polygon), h, w),
+    });
   }
-  const any = st.tp.some((v) => v);
-  const box = any ? apPerClass(st.tp, st.conf, st.cls, st.target, nT, true) : null;
-  const mask = any ? apPerClass(st.tpM, st.conf, st.cls, st.target, nT, true) : null;
-  const counts = new Map<number, number>();
-  for (const c of st.target) counts.set(c, (counts.get(c) ?? 0) + 1);
-  return {
-    box: summarize(box),
-    mask: summarize(mask),
-    perClass: (box?.uniqueClasses ?? []).map((c, ci) => ({
-      cls: c,
-      name: ds.names[c] ?? String(c),
-      instances: counts.get(c) ?? 0,
-      box: classResult(box!, ci),
-      mask: classResult(mask!, ci),
-    })),
-    images: ds.items.length,
-    instances: st.target.length,
-    missingPredictions: missing,
-    curves: { box, mask },
-  };
+  return { ...acc.finish(ds.names), images: ds.items.length, missingPredictions: missing };
+}
+
+/**
+ * Evaluate predictions produced in memory (for example YOLO + SAM refinement) against a dataset split: `predictFn`
+ * returns one image's instances at its original resolution. Matching and AP as `validate`, masks at native size.
+ */
+export async function evaluateInstances(
+  yamlFile: string,
+  split: "train" | "val" | "test",
+  predictFn: (imageFile: string) => Promise<ImageInstances>,
+  opts: { limit?: number; onImage?: (i: number, total: number) => void } = {},
+): Promise<Omit<TextEvalResult, "missingPredictions">> {
+  const ds = readYoloDataset(yamlFile, split);
+  const items = opts.limit ? ds.items.slice(0, opts.limit) : ds.items;
+  const acc = new MatchAccumulator();
+  for (const [i, item] of items.entries()) {
+    const lab = labelsFromItem(item);
+    const p = await predictFn(item.imageFile);
+    const { h: ih, w: iw } = await imageSize(item.imageFile);
+    const data = new Uint8Array(p.n * ih * iw);
+    p.masks.forEach((m, k) => data.set(m, k * ih * iw));
+    acc.add(Array.from(lab.cls), lab.polygons.flatMap((q) => polyBoxPx(q, iw, ih)), rasterStack(lab.polygons, ih, iw), {
+      cls: Array.from(p.cls),
+      conf: Array.from(p.conf),
+      boxes: Array.from(p.boxes),
+      masks: { n: p.n, h: ih, w: iw, data },
+    });
+    opts.onImage?.(i + 1, items.length);
+  }
+  return { ...acc.finish(ds.names), images: items.length };
 }
