@@ -151,6 +151,13 @@ export const command: Command = {
     name: { type: "string", default: "predict", help: "run folder name (numbered when it exists)" },
     exist_ok: { type: "boolean", default: false, help: "reuse the run folder; skip images already finished" },
     backend: { type: "string", help: "tfjs backend (wasm, cpu); default: the ladder" },
+    refine: {
+      type: "string",
+      default: "none",
+      choices: ["none", "vote", "box"],
+      help: "refine the masks with Segment Anything (needs sam=)",
+    },
+    sam: { type: "string", help: "SAM / MobileSAM checkpoint for refine=vote|box" },
     engine: {
       type: "string",
       default: "auto",
@@ -207,6 +214,9 @@ export const command: Command = {
     });
     if (opened.note && !o.quiet) console.error(`predict: ${opened.note}`);
     const model = opened.ort ?? opened.model;
+    if (o.refine !== "none" && !o.sam) throw new UserError(`refine=${o.refine} needs sam=FILE`);
+    const sam = o.refine !== "none" ? await (await import("../lib/sam/model.ts")).SamModel.load(String(o.sam)) : null;
+    const { refine } = await import("../lib/refine/mod.ts");
     await Deno.mkdir(dir, { recursive: true });
     const bar = progress("predict", todo.length, "img", { quiet: Boolean(o.quiet) });
     const log = await Deno.open(logFile, { append: true, create: true });
@@ -229,6 +239,7 @@ export const command: Command = {
           batch,
         });
         for (let b = 0; b < chunk.length; b++) {
+          if (sam) Object.assign(preds[b], refine(o.refine as "vote" | "box", sam, imgs[b], preds[b]));
           const rec = await writeOutputs(dir, chunk[b].file, chunk[b].stem, imgs[b], preds[b], o);
           await log.write(new TextEncoder().encode(JSON.stringify(rec) + "\n"));
           done.set(rec.file, rec);
@@ -240,6 +251,7 @@ export const command: Command = {
     } finally {
       bar.stop();
       log.close();
+      sam?.dispose();
       await opened.dispose();
     }
     if (o.save_coco) await writeCoco(dir, files, done);
