@@ -6,7 +6,10 @@
  *   deno run -A bench/train.ts [backends=wasm] [cases=n320,n640,s320,s640] [iters=2] [threads=1] [timings=PATH]
  *
  * Learning check (issue: from scratch on the built-in data, fixed wall-clock budget, mask mAP50 on the built-in test
- * set): `deno run -A bench/train.ts learn=1 [minutes=10] [imgsz=128] [batch=8] [ntrain=200] [out=runs/bench_train]`.
+ * set): `deno run -A bench/train.ts learn=1 [minutes=10] [ntrain=200] [threads=1] [seed=0] [out=runs/bench_train]
+ * [datadir=OUT/data] [name=scratch] [<trainer option>=value ...]`; the recipe is `LEARN_RECIPE`, and any trainer
+ * option (snake_case or camelCase: imgsz, batch, lr0, optimizer, nbs, warmup_epochs, mosaic, close_mosaic, ...)
+ * overrides it.
  *
  * Each backend runs in its own process. Compare ratios only on the same machine (the reference note says so).
  */
@@ -113,39 +116,67 @@ async function worker(kv: Record<string, string>): Promise<Row[]> {
   return rows;
 }
 
+/** The learning-check recipe (trainer options); each can be overridden on the command line (snake_case or camelCase). */
+export const LEARN_RECIPE: Record<string, number | string | boolean> = {
+  // small images, 16 per step: the most images per second on 2 cores (wasm fixed per-op costs dominate below 96 px)
+  imgsz: 96,
+  batch: 16,
+  // one optimiser step per batch (nbs = batch) and no 100-iteration warmup: a 10-minute run has ~500 steps
+  nbs: 16,
+  warmupEpochs: 0,
+  optimizer: "AdamW",
+  lr0: 0.003,
+  // no mosaic: at 96 px it shrinks the characters and slowed learning in a short budget
+  mosaic: 0,
+  epochs: 300, // re-estimated from the time budget after each epoch
+};
+
+function camel(k: string): string {
+  return k.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
 async function learn(kv: Record<string, string>) {
   const { initBackend } = await import("../lib/backend/mod.ts");
   const { buildDemoDatasets } = await import("../lib/data/builtin.ts");
-  const { train } = await import("../lib/train/trainer.ts");
+  const { train, TRAIN_DEFAULTS } = await import("../lib/train/trainer.ts");
   const { loadYoloModel } = await import("../lib/yolo/load.ts");
   const { validate } = await import("../lib/metrics/validate.ts");
-  const info = await initBackend();
-  const minutes = Number(kv.minutes ?? 10), imgsz = Number(kv.imgsz ?? 128), batch = Number(kv.batch ?? 8);
+  const info = await initBackend(kv.threads ? { threads: Number(kv.threads) } : {});
+  const minutes = Number(kv.minutes ?? 10);
+  const recipe: Record<string, unknown> = { ...LEARN_RECIPE };
+  const defaults = TRAIN_DEFAULTS as unknown as Record<string, unknown>;
+  for (const [k0, v] of Object.entries(kv)) {
+    const k = camel(k0);
+    if (!(k in defaults) || ["data", "valData", "project", "name", "maxMinutes", "val"].includes(k)) continue;
+    const d = defaults[k];
+    recipe[k] = typeof d === "number" ? Number(v) : typeof d === "boolean" ? v === "1" || v === "true" : v;
+  }
+  const imgsz = recipe.imgsz as number, batch = recipe.batch as number;
   const out = path.resolve(kv.out ?? "runs/bench_train");
-  const sets = await buildDemoDatasets(path.join(out, "data"), {
+  const sets = await buildDemoDatasets(path.resolve(kv.datadir ?? path.join(out, "data")), {
     nTrain: Number(kv.ntrain ?? 200),
     nTest: 40,
     imgsz: 256,
   });
   const t0 = performance.now();
-  const res = await train({
-    data: sets.reinforced,
-    valData: sets.test,
-    model: kv.model ?? "n",
-    epochs: Number(kv.epochs ?? 300),
-    maxMinutes: minutes,
-    imgsz,
-    batch,
-    closeMosaic: Number(kv.close_mosaic ?? 2),
-    val: false,
-    project: path.join(out, "runs"),
-    name: "scratch",
-    seed: 0,
-  });
+  const res = await train(
+    {
+      ...recipe,
+      data: sets.reinforced,
+      valData: sets.test,
+      model: kv.model ?? "n",
+      maxMinutes: minutes,
+      val: false,
+      project: path.join(out, "runs"),
+      name: kv.name ?? "scratch",
+      seed: Number(kv.seed ?? 0),
+    } as Parameters<typeof train>[0],
+  );
   const secs = (performance.now() - t0) / 1000;
   const model = await loadYoloModel(res.last, { verbose: false });
   const v = await validate(model, sets.test, { imgsz, batch: 8, verbose: false });
   model.dispose();
+  console.log(`recipe: ${JSON.stringify(recipe)}; ${info.detail}`);
   console.log(
     `learning check (${info.name}): ${res.results.length} epochs in ${
       secs.toFixed(0)
@@ -157,7 +188,10 @@ async function learn(kv: Record<string, string>) {
 
 async function main() {
   const kv = parseArgs(Deno.args);
-  if (kv.learn) return await learn(kv);
+  if (kv.learn) {
+    await learn(kv);
+    Deno.exit(0); // wasm pthread workers (threads=2) keep the process alive
+  }
   kv.timings ??= path.resolve(here, "../../shared/fixtures/reference/timings.json");
   if (kv.worker) {
     console.log("ROWS " + JSON.stringify(await worker(kv)));

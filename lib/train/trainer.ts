@@ -470,6 +470,8 @@ export async function train(options: Partial<TrainOptions> & { data?: string; mo
     for (const [k, v] of ema.vars) ev.get(k)?.assign(v);
   };
 
+  const phase = { data: 0, step: 0, opt: 0 };
+  const profilePhases = !!Deno.env.get("ANIMESEG_TRAIN_PROFILE");
   let stop = false;
   for (let epoch = startEpoch; epoch < epochs && !stop; epoch++) {
     const epochStart = performance.now();
@@ -491,6 +493,7 @@ export async function train(options: Partial<TrainOptions> & { data?: string; mo
           batch,
         });
       }
+      const tData = performance.now();
       const idx = perm.slice(i * batch, Math.min((i + 1) * batch, nTrain));
       const samples = await Promise.all(
         idx.map((k) =>
@@ -506,6 +509,8 @@ export async function train(options: Partial<TrainOptions> & { data?: string; mo
         );
       }
       const { img, batch: lb } = collate(samples);
+      const tStep = performance.now();
+      phase.data += tStep - tData;
       let items = new Float32Array(4) as Float32Array<ArrayBufferLike>;
       const { value, grads } = tf.variableGrads(() => {
         const preds = model.forward(img, { train: true });
@@ -521,6 +526,8 @@ export async function train(options: Partial<TrainOptions> & { data?: string; mo
         bar.stop();
         throw new UserError(`loss is ${lossVal} at epoch ${epoch + 1}, batch ${i + 1} (step ${ni}); stopping`);
       }
+      const tOpt = performance.now();
+      phase.step += tOpt - tStep;
       // accumulate gradients (torch .backward() adds into .grad)
       if (!accum) accum = new Map();
       for (const [n, v] of params) {
@@ -544,11 +551,16 @@ export async function train(options: Partial<TrainOptions> & { data?: string; mo
         lastOptStep = ni;
         if (budgetS > 0 && elapsed() > budgetS) stop = true;
       }
+      phase.opt += performance.now() - tOpt;
       o.onBatch?.(epoch, i, items);
       bar.tick(1, LOSS_NAMES.map((n, k) => `${n.split("_")[0]} ${tloss[k].toFixed(3)}`).join(" "));
       if (stop) break;
     }
     bar.stop();
+    if (profilePhases) {
+      const f = (x: number) => (x / 1000).toFixed(1);
+      console.log(`phases (s): data ${f(phase.data)} fwd+bwd ${f(phase.step)} clip+opt+ema ${f(phase.opt)}`);
+    }
 
     // --- validation of the EMA, results, checkpoints ---
     const final = epoch + 1 >= epochs || stop;
