@@ -32,7 +32,8 @@ export interface TrainOutcome {
 /** What an evaluation step returns. */
 export interface EvalOutcome {
   native: BoxMask;
-  proto: BoxMask;
+  /** proto-resolution metrics (ultralytics' validator); null for refined rows */
+  proto: BoxMask | null;
   engine: string;
   seconds: number;
 }
@@ -157,9 +158,8 @@ export async function runAblation(
         await writeJsonAtomic(path.join(runDir, `result-${method}.json`), r);
         results.push(r);
         log(
-          `  ${v.name} seed ${seed} ${method}: mask mAP50-95 ${e.native.mask["mAP50-95"].toFixed(4)} (native), ${
-            e.proto.mask["mAP50-95"].toFixed(4)
-          } (proto)`,
+          `  ${v.name} seed ${seed} ${method}: mask mAP50-95 ${e.native.mask["mAP50-95"].toFixed(4)} (native)` +
+            (e.proto ? `, ${e.proto.mask["mAP50-95"].toFixed(4)} (proto)` : ""),
         );
       }
     }

@@ -19,6 +19,26 @@ import { type AblationConfig, loadAblationConfig } from "./config.ts";
 import { type AblationSteps, type DatasetPaths, type EvalOutcome, runAblation, type TrainOutcome } from "./runner.ts";
 import type { BoxMask, MetricBlock } from "./summary.ts";
 import { trainForAblation } from "./train_step.ts";
+import { evaluateRefinement } from "../refine/evaluate.ts";
+import type { SamModel } from "../sam/model.ts";
+import { existsSync } from "../util/fs.ts";
+
+const samCache = new Map<string, SamModel>();
+
+/** SAM weights by file, or by registry name (downloaded on first use: sam_vit_b|l|h, mobile_sam). */
+async function loadSam(spec: string): Promise<SamModel> {
+  const hit = samCache.get(spec);
+  if (hit) return hit;
+  let file = spec;
+  if (!existsSync(spec)) {
+    const { fetchWeights } = await import("../io/weights.ts");
+    file = await fetchWeights(spec);
+  }
+  const { SamModel } = await import("../sam/model.ts");
+  const m = await SamModel.load(file);
+  samCache.set(spec, m);
+  return m;
+}
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -107,6 +127,43 @@ export function projectSteps(): AblationSteps {
       const eng = await openEngine(a.weights, { engine: "auto", imgsz: [imgsz, imgsz] });
       const valDir = path.join(a.runDir, `val-${a.refine}`);
       try {
+        if (a.cfg.sam) {
+          // with SAM weights every row (none too) is scored by the same native-resolution evaluator, so the
+          // refinement gain is measured on one footing; ultralytics' proto-resolution figure is added for `none`
+          const sam = await loadSam(a.cfg.sam);
+          const r = await evaluateRefinement(eng.ort ?? eng.model, sam, a.test, "val", a.refine, {
+            imgsz,
+            conf: a.cfg.eval.conf,
+            iou: a.cfg.eval.iou,
+            classes: a.classMap === null ? null : [a.classMap],
+          });
+          let proto: BoxMask | null = null;
+          if (a.refine === "none") {
+            const v = await validate(eng.model, a.test, {
+              split: "val",
+              imgsz,
+              batch: 4,
+              conf: a.cfg.eval.conf,
+              iou: a.cfg.eval.iou,
+              masks: "proto",
+              classes: a.classMap === null ? null : [a.classMap],
+              engine: eng.ort ? (x, B, H, W) => eng.ort!.runArrays(x, B, H, W) : undefined,
+              verbose: false,
+            });
+            proto = { box: block(v.box), mask: block(v.mask) };
+          }
+          const native: BoxMask = { box: block(r.box), mask: block(r.mask), boundaryF: r.boundaryF };
+          await writeJsonAtomic(path.join(valDir, "metrics.json"), {
+            box: native.box,
+            mask: native.mask,
+            boundaryF: r.boundaryF,
+            mask_proto: proto?.mask ?? null,
+            ms_per_image: r.msPerImage,
+            engine: eng.engine,
+            sam: a.cfg.sam,
+          });
+          return { native, proto, engine: eng.engine, seconds: (performance.now() - t0) / 1000 };
+        }
         const v = await validate(eng.model, a.test, {
           split: "val",
           imgsz,

@@ -14,10 +14,11 @@ export interface MetricBlock {
   "mAP50-95": number;
 }
 
-/** Box and mask metrics at one mask resolution. */
+/** Box and mask metrics at one mask resolution (native: with the foreground boundary F-score when measured). */
 export interface BoxMask {
   box: MetricBlock;
   mask: MetricBlock;
+  boundaryF?: number;
 }
 
 /** What one (variant, seed, refinement) run leaves in its `result.json`. */
@@ -31,8 +32,8 @@ export interface RunResult {
   reason?: string;
   /** run folder relative to the ablation folder */
   runDir: string;
-  /** metrics with masks compared at native resolution and at proto (160x160-style) resolution */
-  metrics?: { native: BoxMask; proto: BoxMask };
+  /** metrics with masks compared at native resolution and at proto (160x160-style) resolution (refined rows: native only) */
+  metrics?: { native: BoxMask; proto?: BoxMask | null };
   backend?: string;
   engine?: string;
   commit?: string;
@@ -48,6 +49,7 @@ export const SUMMARY_COLUMNS: [string, string][] = [
   ["mask.P", "mask P"],
   ["mask.R", "mask R"],
   ["proto.mask.mAP50-95", "mask mAP50-95 (proto res.)"],
+  ["boundaryF", "boundary F"],
 ];
 
 /** One row: mean and sample sd per column over seeds. */
@@ -64,11 +66,14 @@ export interface SummaryRow {
   sd: Record<string, number>;
 }
 
-function pick(m: { native: BoxMask; proto: BoxMask }, key: string): number {
+function pick(m: { native: BoxMask; proto?: BoxMask | null }, key: string): number {
+  if (key === "boundaryF") return typeof m.native.boundaryF === "number" ? m.native.boundaryF : NaN;
   const parts = key.split(".");
   const base = parts[0] === "proto" ? m.proto : m.native;
+  if (!base) return NaN;
   const rest = parts[0] === "proto" ? parts.slice(1) : parts;
-  return (base as unknown as Record<string, Record<string, number>>)[rest[0]][rest[1]];
+  const v = (base as unknown as Record<string, Record<string, number>>)[rest[0]]?.[rest[1]];
+  return typeof v === "number" ? v : NaN;
 }
 
 /** Mean and sample standard deviation (n-1; 0 for a single value). */
@@ -93,7 +98,7 @@ export function summarise(results: RunResult[]): SummaryRow[] {
     const done = rs.filter((r) => r.status === "done" && r.metrics);
     const mean: Record<string, number> = {}, sd: Record<string, number> = {};
     for (const [key] of SUMMARY_COLUMNS) {
-      const s = meanSd(done.map((r) => pick(r.metrics!, key)));
+      const s = meanSd(done.map((r) => pick(r.metrics!, key)).filter((v) => Number.isFinite(v)));
       mean[key] = s.mean;
       sd[key] = s.sd;
     }
