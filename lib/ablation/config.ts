@@ -100,7 +100,8 @@ export const PRESETS: Record<"demo" | "study", AblationConfig> = {
       maxMinutes: 3,
       extra: { nbs: 16, warmupEpochs: 0, optimizer: "AdamW", lr0: 0.003, mosaic: 0, val: false },
     },
-    eval: { imgsz: 160, conf: 0.001, iou: 0.7, masks: "native" },
+    // evaluate at the training size: a 96-px model scored mask mAP50 0.31 at 96 px, 0.03 at 160 px
+    eval: { imgsz: 96, conf: 0.001, iou: 0.7, masks: "native" },
     refine: ["none", "vote", "box"],
     sam: null,
   },
