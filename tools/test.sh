@@ -19,7 +19,12 @@ tp=$(grep -Eo '[0-9]+ passed' "$log" | tail -1 | grep -Eo '[0-9]+' || echo 0)
 tf=$(grep -Eo '[0-9]+ failed' "$log" | tail -1 | grep -Eo '[0-9]+' || echo 0)
 if ! grep -qE '^(ok|FAILED) \|' "$log"; then tf=$((tf+1)); fails+=("deno test did not finish"); fi
 passed=$((passed+tp)); failed=$((failed+tf))
-if [ -f tools/notebooks.ts ]; then step notebooks deno run -A tools/notebooks.ts --check; fi
+if [ -d ../shared/fixtures/reference ]; then
+  step parity deno run -A tools/parity/main.ts ../shared/fixtures/reference
+else
+  echo "== parity: SKIP (../shared/fixtures/reference not found)"
+fi
+step notebooks deno run -A tools/notebooks.ts --check
 [ ${#fails[@]} -gt 0 ] && echo "failed: ${fails[*]}"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
