@@ -147,7 +147,7 @@ export function summaryMarkdown(rows: SummaryRow[], title: string): string {
   for (const r of rows) {
     const link = r.runs.length ? path.posix.dirname(r.runs[0]) + "/" : "";
     const cells = SUMMARY_COLUMNS.map(([k]) =>
-      r.status === "done" ? `[${fmt(r.mean[k])} ± ${fmt(r.sd[k])}](${link})` : "n/a"
+      r.status === "done" && Number.isFinite(r.mean[k]) ? `[${fmt(r.mean[k])} ± ${fmt(r.sd[k])}](${link})` : "n/a"
     );
     out.push(`| ${r.variant} | ${r.refine} | ${r.seeds.length} | ${cells.join(" | ")} |`);
   }

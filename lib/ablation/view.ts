@@ -86,7 +86,7 @@ export class AblationView {
     return this.summary.rows.map((r) => {
       const o: Record<string, string | number> = { variant: r.variant, refine: r.refine, seeds: r.seeds.length };
       for (const [k, label] of SUMMARY_COLUMNS) {
-        o[label] = r.status === "done" ? `${fmt(r.mean[k])} ± ${fmt(r.sd[k])}` : "n/a";
+        o[label] = r.status === "done" && Number.isFinite(r.mean[k]) ? `${fmt(r.mean[k])} ± ${fmt(r.sd[k])}` : "n/a";
       }
       return o;
     });

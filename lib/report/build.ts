@@ -45,7 +45,7 @@ export function summaryTableHtml(rows: SummaryRow[], linkBase: string): string {
   const body = rows.map((r) => {
     const href = r.runs.length ? `${linkBase}/${path.posix.dirname(r.runs[0])}/` : "";
     const cells = SUMMARY_COLUMNS.map(([k]) =>
-      r.status === "done"
+      r.status === "done" && Number.isFinite(r.mean[k])
         ? `<td><a href="${esc(href)}" data-key="${esc(k)}">${fmt(r.mean[k])} ± ${fmt(r.sd[k])}</a></td>`
         : `<td title="${esc(r.reason ?? "")}">n/a</td>`
     ).join("");

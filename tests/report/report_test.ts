@@ -73,7 +73,7 @@ Deno.test({
       const cellsOf = (html: string) => [...html.matchAll(/data-key="([^"]+)">([^<]+)</g)].map((m) => [m[1], m[2]]);
       const indexCells = cellsOf(index.dom);
       const expected = csv.filter((r) => r["mask.mAP50 mean"] !== "n/a").flatMap((r) =>
-        Object.keys(r).filter((k) => k.endsWith(" mean")).map((k) => {
+        Object.keys(r).filter((k) => k.endsWith(" mean") && r[k] !== "n/a").map((k) => {
           const key = k.slice(0, -5);
           const f = (v: unknown) => typeof v === "number" ? v.toFixed(4) : String(v);
           return [key, `${f(r[k])} ± ${f(r[`${key} sd`])}`];
