@@ -126,6 +126,19 @@ export function projectSteps(): AblationSteps {
       const imgsz = a.cfg.eval.imgsz;
       const eng = await openEngine(a.weights, { engine: "auto", imgsz: [imgsz, imgsz] });
       const valDir = path.join(a.runDir, `val-${a.refine}`);
+      // ultralytics' validator on the test set with this run's settings, on the engine opened above
+      const runValidate = (masks: "proto" | "both") =>
+        validate(eng.model, a.test, {
+          split: "val",
+          imgsz,
+          batch: 4,
+          conf: a.cfg.eval.conf,
+          iou: a.cfg.eval.iou,
+          masks,
+          classes: a.classMap === null ? null : [a.classMap],
+          engine: eng.ort ? (x, B, H, W) => eng.ort!.runArrays(x, B, H, W) : undefined,
+          verbose: false,
+        });
       try {
         if (a.cfg.sam) {
           // with SAM weights every row (none too) is scored by the same native-resolution evaluator, so the
@@ -139,17 +152,7 @@ export function projectSteps(): AblationSteps {
           });
           let proto: BoxMask | null = null;
           if (a.refine === "none") {
-            const v = await validate(eng.model, a.test, {
-              split: "val",
-              imgsz,
-              batch: 4,
-              conf: a.cfg.eval.conf,
-              iou: a.cfg.eval.iou,
-              masks: "proto",
-              classes: a.classMap === null ? null : [a.classMap],
-              engine: eng.ort ? (x, B, H, W) => eng.ort!.runArrays(x, B, H, W) : undefined,
-              verbose: false,
-            });
+            const v = await runValidate("proto");
             proto = { box: block(v.box), mask: block(v.mask) };
           }
           const native: BoxMask = { box: block(r.box), mask: block(r.mask), boundaryF: r.boundaryF };
@@ -164,17 +167,7 @@ export function projectSteps(): AblationSteps {
           });
           return { native, proto, engine: eng.engine, seconds: (performance.now() - t0) / 1000 };
         }
-        const v = await validate(eng.model, a.test, {
-          split: "val",
-          imgsz,
-          batch: 4,
-          conf: a.cfg.eval.conf,
-          iou: a.cfg.eval.iou,
-          masks: "both",
-          classes: a.classMap === null ? null : [a.classMap],
-          engine: eng.ort ? (x, B, H, W) => eng.ort!.runArrays(x, B, H, W) : undefined,
-          verbose: false,
-        });
+        const v = await runValidate("both");
         const native: BoxMask = { box: block(v.box), mask: block(v.maskNative ?? v.mask) };
         const proto: BoxMask = { box: block(v.box), mask: block(v.mask) };
         await writeJsonAtomic(path.join(valDir, "metrics.json"), {
